@@ -1,0 +1,39 @@
+"""Publishing through the transactional outbox: the only way a service publishes.
+
+`add` writes the envelope into `outbox` in the caller's transaction together with a NOTIFY;
+both become visible at commit, never before, so a rolled-back transaction publishes nothing
+and a committed one is published by the relay even if this process dies right after.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kith_common.db.models import Outbox
+from kith_common.db.session import STREAM_PREFIX_INFO_KEY
+from kith_common.events.envelope import Envelope
+
+NOTIFY_CHANNEL = "kith_outbox"
+
+
+async def add(session: AsyncSession, subject: str, envelope: Envelope[Any]) -> None:
+    """Queue `envelope` for `subject` (a logical subject, unprefixed) in this transaction.
+
+    The row carries the session's stream prefix: deployments (or tests) that share one
+    database but not one set of streams never publish each other's rows.
+    """
+    await session.execute(
+        insert(Outbox).values(
+            id=envelope.id,
+            subject=subject,
+            envelope=envelope.model_dump(mode="json"),
+            account_id=envelope.account_id,
+            generation=envelope.generation,
+            stream_prefix=session.info.get(STREAM_PREFIX_INFO_KEY, ""),
+        )
+    )
+    # NOTIFY is transactional: listeners hear it only if this transaction commits.
+    await session.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")))

@@ -1,0 +1,149 @@
+"""The fake Monica reproduces the API behaviours the importer depends on (API §12)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from kith_common.testing.fake_monica import FakeMonica, FakeMonicaServer, World, generate
+
+JSON = {"Accept": "application/json", "Authorization": "Bearer test-token"}
+
+
+def _get(server: FakeMonicaServer, path: str, **params: object) -> httpx.Response:
+    return httpx.get(server.url + path, params=params, headers=JSON)
+
+
+def test_listing_has_the_laravel_envelope_with_page_only_links(server: FakeMonicaServer) -> None:
+    body = _get(server, "/api/contacts", limit=10, page=2, with_="x").json()
+    assert set(body["meta"]) == {
+        "current_page",
+        "from",
+        "last_page",
+        "links",
+        "path",
+        "per_page",
+        "to",
+        "total",
+    }
+    assert body["meta"]["current_page"] == 2
+    assert body["links"]["next"].endswith("?page=3")
+    assert "limit" not in body["links"]["next"]
+    assert len(body["data"]) == 10
+
+
+def test_default_limit_is_15_and_past_the_end_is_empty(server: FakeMonicaServer) -> None:
+    assert len(_get(server, "/api/contacts").json()["data"]) == 15
+    body = _get(server, "/api/contacts", limit=100, page=9).json()
+    assert body["data"] == []
+    assert body["meta"]["from"] is None
+    assert body["meta"]["total"] > 0
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "code"),
+    [({"limit": 101}, 400, 30), ({"sort": "name"}, 400, 39), ({"sort": "called_at"}, 500, 40)],
+)
+def test_paging_errors_use_monicas_codes(
+    server: FakeMonicaServer, params: dict[str, object], status: int, code: int
+) -> None:
+    response = _get(server, "/api/contacts", **params)
+    assert response.status_code == status
+    assert response.json()["error"]["error_code"] == code
+
+
+def test_bad_token_is_401_with_json_accept_and_a_login_redirect_without(
+    server: FakeMonicaServer,
+) -> None:
+    bad = {"Authorization": "Bearer nope"}
+    response = httpx.get(server.url + "/api/me", headers={**bad, "Accept": "application/json"})
+    assert response.status_code == 401
+    assert response.json() == {"message": "Unauthenticated."}
+    redirect = httpx.get(server.url + "/api/me", headers=bad)
+    assert redirect.status_code == 302
+    assert redirect.headers["location"].endswith("/login")
+
+
+def test_listing_excludes_partial_inactive_and_other_book_but_direct_get_finds_them(
+    fake: FakeMonica, server: FakeMonicaServer
+) -> None:
+    body = _get(server, "/api/contacts", limit=100).json()
+    listed = {c["id"] for c in body["data"]}
+    own = [c for c in fake.world.contacts.values() if c.account_id == 1]
+    hidden = [c for c in own if c.is_partial or not c.is_active or c.address_book]
+    assert hidden
+    assert body["meta"]["total"] == len(own) - len(hidden)
+    assert not listed & {c.id for c in hidden}
+    partial = next(c for c in hidden if c.is_partial)
+    data = _get(server, f"/api/contacts/{partial.id}", **{"with": "contactfields"}).json()["data"]
+    assert data["is_partial"] is True
+    for absent in ("contactFields", "addresses", "tags", "statistics", "notes"):
+        assert absent not in data
+    assert "relationships" not in data["information"]
+
+
+def test_other_tenants_and_unknown_ids_are_404_error_31(
+    fake: FakeMonica, server: FakeMonicaServer
+) -> None:
+    other = next(c for c in fake.world.contacts.values() if c.account_id != 1)
+    for cid in (other.id, 10**7):
+        response = _get(server, f"/api/contacts/{cid}")
+        assert response.status_code == 404
+        assert response.json()["error"]["error_code"] == 31
+
+
+def test_tie_groups_drop_rows_deterministically_while_total_stays_right() -> None:
+    fake = FakeMonica(generate(contacts=1000, seed=3))
+    expected = fake.expected_unlisted(100)
+    assert 5 <= len(expected) <= 30
+    with FakeMonicaServer(fake) as server:
+        first = _get(server, "/api/contacts", limit=100, page=1).json()
+        seen: set[int] = set()
+        for page in range(1, first["meta"]["last_page"] + 1):
+            seen |= {
+                c["id"] for c in _get(server, "/api/contacts", limit=100, page=page).json()["data"]
+            }
+        total = first["meta"]["total"]
+    assert total == len(fake.listed_contacts())
+    assert {c.id for c in fake.listed_contacts()} - seen == expected
+    assert FakeMonica(generate(contacts=1000, seed=3)).expected_unlisted(100) == expected
+
+
+def test_rate_limit_answers_429_with_retry_after_and_counts_only_authenticated() -> None:
+    fake = FakeMonica(generate(contacts=5), rate_limit=3, rate_window=30)
+    with FakeMonicaServer(fake) as server:
+        httpx.get(server.url + "/api/me", headers={"Accept": "application/json"})
+        answers = [_get(server, "/api/me") for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert answers[0].headers["X-RateLimit-Remaining"] == "2"
+    assert answers[3].json()["error"]["error_code"] == 34
+    assert int(answers[3].headers["Retry-After"]) >= 1
+    assert fake.stats()["too_many"] == 1
+
+
+def test_account_wide_notes_are_newest_first_and_405_on_index_less_routes(
+    server: FakeMonicaServer,
+) -> None:
+    notes = _get(server, "/api/notes", limit=100).json()["data"]
+    stamps = [n["created_at"] for n in notes]
+    assert stamps == sorted(stamps, reverse=True)
+    assert notes[0]["contact"]["object"] == "contact"
+    assert _get(server, "/api/contactfields").status_code == 405
+    assert _get(server, "/api/relationships").status_code == 405
+
+
+def test_world_round_trips_through_a_json_fixture(fake: FakeMonica) -> None:
+    again = World.from_json(fake.world.to_json())
+    assert again.contacts == fake.world.contacts
+    assert FakeMonica(again).expected_unlisted(10) == fake.expected_unlisted(10)
+
+
+def test_counters_and_ordered_log_record_every_request(
+    fake: FakeMonica, server: FakeMonicaServer
+) -> None:
+    _get(server, "/api/me")
+    _get(server, "/api/contacts/999999")
+    assert fake.count("/api/me", 200) == 1
+    assert fake.count("/api/contacts/{id}", 404) == 1
+    assert [e.endpoint for e in fake.log] == ["/api/me", "/api/contacts/{id}"]
+    assert httpx.get(server.url + "/__fake/stats").json()["total"] == 2
