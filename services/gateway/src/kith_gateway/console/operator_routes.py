@@ -1,0 +1,48 @@
+"""/console/operator: streams, consumers and the DLQ with replay (operator token only)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Path, Query
+from fastapi.responses import Response
+
+from kith_gateway.console.access import Visitor, html, page, see_other
+from kith_gateway.console.session_routes import ConsoleCookie
+from kith_gateway.deps import Context, Session
+from kith_gateway.pagination import DEFAULT_LIMIT
+from kith_gateway.services import admin
+
+router = APIRouter()
+
+
+@router.get("/operator")
+async def operator_page(
+    session: Session,
+    ctx: Context,
+    cookie: ConsoleCookie = None,
+    cursor: Annotated[str | None, Query(max_length=1000)] = None,
+) -> Response:
+    async def run(v: Visitor) -> Response:
+        bus = await admin.bus(ctx)
+        letters = await admin.dead_letters(ctx, cursor, DEFAULT_LIMIT)
+        return html("operator.html", v, title="Operator", bus=bus, letters=letters)
+
+    secret = ctx.settings.encryption_key()
+    return await page(session, secret, cookie, run, operator=True)
+
+
+@router.post("/operator/dlq/{seq}/replay")
+async def replay(
+    session: Session,
+    ctx: Context,
+    seq: Annotated[int, Path(ge=1, le=2**62)],
+    csrf: Annotated[str, Form()] = "",
+    cookie: ConsoleCookie = None,
+) -> Response:
+    async def run(v: Visitor) -> Response:
+        await admin.replay(ctx, seq)
+        return see_other("/console/operator?replayed=1")
+
+    secret = ctx.settings.encryption_key()
+    return await page(session, secret, cookie, run, csrf=csrf, operator=True)

@@ -1,0 +1,114 @@
+"""Sign-in, sign-out, the console's own assets and its live event stream (cookie-authenticated).
+
+The browser's EventSource cannot send an Authorization header, so the console listens on
+`/console/events`: the same account-scoped hub as `GET /v1/events`, authenticated by the
+session cookie.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Cookie, Form, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response, StreamingResponse
+
+from kith_common.accounts import hash_token
+from kith_gateway.console import cookies
+from kith_gateway.console.access import FORM_ERRORS, error_page, login_redirect, see_other, visitor
+from kith_gateway.console.render import STATIC_DIR, render
+from kith_gateway.deps import Context, Session, principal_for
+from kith_gateway.events_hub import EventHub
+from kith_gateway.repositories import auth as auth_repo
+
+router = APIRouter()
+
+ConsoleCookie = Annotated[str | None, Cookie(alias=cookies.COOKIE)]
+KEEPALIVE_SECONDS = 15.0
+_ASSETS = {"console.js": "text/javascript", "console.css": "text/css"}
+
+
+@router.get("/static/{name}")
+async def asset(name: str) -> Response:
+    if name not in _ASSETS:
+        return Response(status_code=404)
+    return FileResponse(STATIC_DIR / name, media_type=_ASSETS[name])
+
+
+@router.get("/login")
+async def login_form() -> HTMLResponse:
+    return HTMLResponse(render("login.html", v=None, title="Sign in", errors={}))
+
+
+@router.post("/login")
+async def login(
+    request: Request, session: Session, ctx: Context, token: Annotated[str, Form()] = ""
+) -> Response:
+    token = token.strip()
+    digest = hash_token(token) if token else b""
+    target = "/console/imports"
+
+    if not token or await principal_for(session, digest) is None:
+        if token and await auth_repo.operator_token_id(session, digest) is not None:
+            target = "/console/operator"
+        else:
+            errors = {"token": "That token is not valid." if token else "Enter an API token."}
+            html = render("login.html", v=None, title="Sign in", errors=errors)
+            return HTMLResponse(html, status_code=FORM_ERRORS)
+    response = see_other(target)
+    response.set_cookie(
+        cookies.COOKIE,
+        cookies.issue(ctx.settings.encryption_key(), digest),
+        max_age=cookies.MAX_AGE_SECONDS,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/console",
+    )
+    return response
+
+
+@router.post("/logout")
+async def logout(
+    ctx: Context,
+    cookie: ConsoleCookie = None,
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
+    if not cookies.csrf_ok(ctx.settings.encryption_key(), cookie, csrf):
+        return error_page(403, "The form expired; reload the page.")
+    response = login_redirect()
+    response.delete_cookie(cookies.COOKIE, path="/console")
+    return response
+
+
+@router.get("/events")
+async def events(request: Request, ctx: Context, cookie: ConsoleCookie = None) -> Response:
+    async with ctx.sessions() as session:
+        v = await visitor(session, ctx.settings.encryption_key(), cookie)
+    if v is None or v.principal is None:
+        return Response(status_code=401)
+    account_id = v.principal.account_id
+    hub: EventHub = request.app.state.hub
+    queue = await hub.listen(account_id)
+
+    async def stream() -> AsyncIterator[str]:
+        try:
+            yield ": connected\n\n"
+            while True:
+                try:
+                    event = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
+                except TimeoutError:
+                    if await request.is_disconnected():
+                        return
+                    yield ": keepalive\n\n"
+                    continue
+                yield f"id: {event.id}\nevent: {event.type}\ndata: {event.body}\n\n"
+        finally:
+            hub.leave(account_id, queue)
+
+    return StreamingResponse(
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

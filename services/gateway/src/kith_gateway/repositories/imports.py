@@ -1,0 +1,45 @@
+"""imports reads for the history, and connection-check rows (the importer deletes them)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import delete, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kith_common.db.models import Import, ImportConnectionCheck
+
+
+async def page(
+    session: AsyncSession, account_id: int, before_id: int | None, limit: int
+) -> Sequence[Import]:
+    query = select(Import).where(Import.account_id == account_id)
+    if before_id is not None:
+        query = query.where(Import.id < before_id)
+    return (await session.scalars(query.order_by(Import.id.desc()).limit(limit + 1))).all()
+
+
+async def add_check(
+    session: AsyncSession,
+    *,
+    check_id: uuid.UUID,
+    account_id: int,
+    api_url: str,
+    api_key_encrypted: bytes,
+    expires_at: dt.datetime,
+) -> None:
+    await session.execute(
+        insert(ImportConnectionCheck).values(
+            id=check_id,
+            account_id=account_id,
+            api_url=api_url,
+            api_key_encrypted=api_key_encrypted,
+            expires_at=expires_at,
+        )
+    )
+
+
+async def drop_check(session: AsyncSession, check_id: uuid.UUID) -> None:
+    await session.execute(delete(ImportConnectionCheck).where(ImportConnectionCheck.id == check_id))

@@ -1,0 +1,1 @@
+"""Pydantic request and response models at the edge; never ORM objects in a response."""

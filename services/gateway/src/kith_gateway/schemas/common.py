@@ -1,0 +1,63 @@
+"""Shapes shared by many endpoints: pages, accepted operations, the strict request base."""
+
+from __future__ import annotations
+
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+T = TypeVar("T")
+
+
+class Strict(BaseModel):
+    """Request bodies refuse unknown fields (a typo must not be silently ignored)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class PageMeta(BaseModel):
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null at the end."
+    )
+    has_more: bool
+
+
+class Page(BaseModel, Generic[T]):
+    data: list[T]
+    meta: PageMeta
+
+
+class Accepted(BaseModel):
+    """A long operation was accepted (202); follow `status_url`."""
+
+    id: str
+    status_url: str
+
+
+class FieldError(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, served as `application/problem+json`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="`/problems/<code>`, stable for clients to branch on.")
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldError] | None = Field(default=None, description="422: the fields at fault.")
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
+    """OpenAPI `responses` entries for problem+json answers."""
+    schema = {"$ref": "#/components/schemas/Problem"}
+    return {
+        status: {
+            "description": "A problem (RFC 9457).",
+            "content": {"application/problem+json": {"schema": schema}},
+        }
+        for status in statuses
+    }

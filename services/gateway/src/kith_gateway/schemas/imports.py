@@ -1,0 +1,67 @@
+"""Imports: start (Monica JSON or vCard multipart), history, connection check (importer.md)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from kith_common.events.payloads.imports import CheckConnectionCode, MonicaUser
+from kith_gateway.schemas.common import Strict
+
+
+class MonicaImportIn(Strict):
+    source: Literal["monica_api"] = "monica_api"
+    api_url: str = Field(min_length=1, max_length=2000)
+    api_key: str = Field(min_length=1, max_length=4000, json_schema_extra={"writeOnly": True})
+    options: dict[str, Any] = Field(default_factory=dict, description="importer.md §6.")
+
+
+class ConnectionCheckIn(Strict):
+    api_url: str = Field(min_length=1, max_length=2000)
+    api_key: str = Field(min_length=1, max_length=4000, json_schema_extra={"writeOnly": True})
+
+
+class ConnectionCheckOut(BaseModel):
+    ok: bool
+    code: CheckConnectionCode
+    message: str
+    monica_user: MonicaUser | None
+
+
+class MediaRetryIn(Strict):
+    api_key: str = Field(min_length=1, max_length=4000, json_schema_extra={"writeOnly": True})
+
+
+class ImportProgressOut(BaseModel):
+    phase: str | None
+    current: int | None
+    total: int | None
+
+
+class ImportOut(BaseModel):
+    """Never the key (importer.md §3)."""
+
+    id: int
+    source: Literal["monica_api", "vcard"]
+    status: str
+    misc_status: str | None
+    media_status: str | None
+    cancel_reason: str | None
+    api_url: str | None
+    file_name: str | None
+    file_size: int | None
+    options: dict[str, Any]
+    summary: dict[str, Any]
+    sync_summary: dict[str, Any]
+    progress: ImportProgressOut
+    error: str | None
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+
+
+class ImportAccepted(BaseModel):
+    id: int
+    status_url: str

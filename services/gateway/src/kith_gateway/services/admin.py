@@ -1,0 +1,156 @@
+"""Operator use cases: bus state, the dead-letter queue and its replay, phone backfills.
+
+Replay republishes the original envelope to its subject with a fresh `Nats-Msg-Id` (the
+duplicate window would drop the original id); the consumers' inbox still prevents a second
+effect if the message had in fact succeeded. The letter is removed once republished, so a
+replayed letter is not replayed twice by accident.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+
+import structlog
+from nats.js.errors import NotFoundError
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kith_common.errors import InvalidInput, NotFound
+from kith_common.events import subjects
+from kith_common.events.payloads.dlq import DeadLetter
+from kith_common.events.payloads.phones import RenormalizePhones
+from kith_gateway import pagination
+from kith_gateway.context import GatewayContext
+from kith_gateway.repositories import admin as repo
+from kith_gateway.schemas.admin import (
+    BusOut,
+    ConsumerOut,
+    DeadLetterOut,
+    RenormalizeAccepted,
+    ReplayAccepted,
+    StreamOut,
+)
+from kith_gateway.schemas.common import Page, PageMeta
+from kith_gateway.services.publishing import publish
+
+log = structlog.get_logger(__name__)
+_CURSOR = "dlq"
+
+
+def _last_active(*values: dt.datetime | None) -> dt.datetime | None:
+    present = [v for v in values if v is not None]
+    return max(present) if present else None
+
+
+async def bus(ctx: GatewayContext) -> BusOut:
+    js = (await ctx.nats.client()).jetstream()
+    streams = []
+    for name in (ctx.layout.cmd, ctx.layout.evt, ctx.layout.dlq):
+        try:
+            info = await js.stream_info(name)
+        except NotFoundError:
+            continue
+        consumers = [
+            ConsumerOut(
+                name=c.name,
+                pending=c.num_pending or 0,
+                ack_pending=c.num_ack_pending or 0,
+                redelivered=c.num_redelivered or 0,
+                waiting=c.num_waiting or 0,
+                last_active=_last_active(
+                    c.delivered.last_active if c.delivered else None,
+                    c.ack_floor.last_active if c.ack_floor else None,
+                ),
+            )
+            for c in await js.consumers_info(name)
+        ]
+        state = info.state
+        streams.append(
+            StreamOut(
+                name=name,
+                messages=state.messages,
+                bytes=state.bytes,
+                first_seq=state.first_seq,
+                last_seq=state.last_seq,
+                consumers=sorted(consumers, key=lambda c: c.name),
+            )
+        )
+    return BusOut(streams=streams)
+
+
+def _letter(seq: int, data: bytes) -> DeadLetterOut | None:
+    try:
+        head = json.loads(data)
+        letter = DeadLetter.model_validate(head.get("data"))
+    except (ValueError, ValidationError, AttributeError):
+        return None
+    return DeadLetterOut(
+        seq=seq,
+        subject=letter.subject,
+        consumer=letter.consumer,
+        error_type=letter.error_type,
+        error_message=letter.error_message,
+        deliveries=letter.deliveries,
+        failed_at=letter.failed_at,
+        account_id=head.get("account_id"),
+        envelope=letter.envelope,
+    )
+
+
+async def dead_letters(ctx: GatewayContext, cursor: str | None, limit: int) -> Page[DeadLetterOut]:
+    key = pagination.decode(cursor, _CURSOR, {"s": int})
+    js = (await ctx.nats.client()).jetstream()
+    seq = key["s"] + 1 if key else 1
+    items: list[DeadLetterOut] = []
+    more = False
+    while True:
+        try:
+            msg = await js.get_msg(
+                ctx.layout.dlq, seq=seq, subject=ctx.layout.subject(subjects.DLQ_ALL), next=True
+            )
+        except NotFoundError:
+            break
+        if len(items) == limit:
+            more = True
+            break
+        letter = _letter(msg.seq or seq, msg.data or b"")
+        if letter is not None:
+            items.append(letter)
+        seq = (msg.seq or seq) + 1
+    next_cursor = pagination.encode(_CURSOR, s=items[-1].seq) if more and items else None
+    return Page(data=items, meta=PageMeta(next_cursor=next_cursor, has_more=more))
+
+
+async def replay(ctx: GatewayContext, seq: int) -> ReplayAccepted:
+    js = (await ctx.nats.client()).jetstream()
+    try:
+        msg = await js.get_msg(ctx.layout.dlq, seq=seq)
+    except NotFoundError as err:
+        raise NotFound("no dead letter with this sequence", code="dead-letter-not-found") from err
+    letter = _letter(seq, msg.data or b"")
+    if letter is None or not letter.subject.startswith(("kith.cmd.", "kith.evt.")):
+        raise InvalidInput("this letter cannot be replayed", code="dead-letter-unreplayable")
+    new_id = str(uuid.uuid4())
+    subject = ctx.layout.subject(letter.subject)
+    await js.publish(subject, json.dumps(letter.envelope).encode(), headers={"Nats-Msg-Id": new_id})
+    await js.delete_msg(ctx.layout.dlq, seq)
+    log.info("dead_letter_replayed", seq=seq, consumer=letter.consumer, subject=letter.subject)
+    return ReplayAccepted(id=new_id, seq=seq, subject=letter.subject)
+
+
+async def renormalize(session: AsyncSession, account_id: int | None) -> RenormalizeAccepted:
+    targets = await repo.accounts(session, account_id)
+    if account_id is not None and not targets:
+        raise NotFound("no such account", code="account-not-found")
+    for target, generation in targets:
+        await publish(
+            session,
+            subjects.PHONES_RENORMALIZE,
+            RenormalizePhones(account_id=target),
+            account_id=target,
+            generation=generation,
+        )
+    await session.commit()
+    return RenormalizeAccepted(accounts=len(targets))

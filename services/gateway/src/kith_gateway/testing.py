@@ -1,0 +1,54 @@
+"""Test helpers for the gateway's own tests and benchmarks: accounts with one user per role.
+
+Everything goes through kith_common's real account and token functions, so a test's caller
+is exactly what `kith admin create-account` would produce.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kith_common.accounts import create_account, issue_api_token, issue_operator_token
+from kith_common.db.models import User
+
+
+@dataclass
+class TestAccount:
+    """An account with an admin, an editor and a viewer, each with a token."""
+
+    __test__ = False  # not a pytest class
+
+    id: int
+    tokens: dict[str, str] = field(default_factory=dict)
+    user_ids: dict[str, int] = field(default_factory=dict)
+
+    def headers(self, role: str = "admin") -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+
+async def make_account(
+    sessions: async_sessionmaker[AsyncSession], *, locale: str = "en", name: str = "Test"
+) -> TestAccount:
+    tag = uuid.uuid4().hex[:12]
+    async with sessions() as session, session.begin():
+        account, admin = await create_account(
+            session, name=name, email=f"admin-{tag}@example.com", locale=locale
+        )
+        result = TestAccount(id=account.id)
+        result.tokens["admin"] = await issue_api_token(session, admin, "test")
+        result.user_ids["admin"] = admin.id
+        for role in ("editor", "viewer"):
+            user = User(account_id=account.id, email=f"{role}-{tag}@example.com", role=role)
+            session.add(user)
+            await session.flush()
+            result.tokens[role] = await issue_api_token(session, user, "test")
+            result.user_ids[role] = user.id
+    return result
+
+
+async def make_operator(sessions: async_sessionmaker[AsyncSession]) -> str:
+    async with sessions() as session, session.begin():
+        return await issue_operator_token(session, f"op-{uuid.uuid4().hex[:8]}")

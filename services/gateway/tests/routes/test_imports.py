@@ -1,0 +1,176 @@
+"""Imports over HTTP: start, one active per account, history without the key, cancel, vCard,
+and the connection check through the importer's request/reply."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import httpx
+import nats
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kith_common.db.models import Import, ImportConnectionCheck, Outbox
+from kith_common.events import subjects
+from kith_common.events.payloads.imports import CheckConnectionReply, MonicaUser
+from kith_common.events.registry import build_reply, parse_envelope
+from kith_common.settings import Settings
+from kith_gateway.testing import TestAccount
+
+KEY = "monica-secret-key-123456789"
+
+
+async def test_start_conflict_history_and_cancel(
+    client: httpx.AsyncClient, acct: TestAccount, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    h = acct.headers("editor")
+    body = {"api_url": "https://monica.example/api/", "api_key": KEY, "options": {"photos": True}}
+    started = await client.post("/v1/imports", json=body, headers=h)
+    assert started.status_code == 202, started.text
+    import_id = started.json()["id"]
+    assert (await client.post("/v1/imports", json=body, headers=h)).status_code == 409
+    bad = await client.post("/v1/imports", json={**body, "options": {"nope": 1}}, headers=h)
+    assert bad.status_code == 422
+
+    shown = await client.get(f"/v1/imports/{import_id}", headers=acct.headers("viewer"))
+    assert shown.json()["api_url"] == "https://monica.example"
+    assert shown.json()["media_status"] == "pending"
+    assert KEY not in shown.text
+    async with sessions() as session:
+        row = await session.scalar(select(Import).where(Import.id == import_id))
+        assert row is not None
+        assert row.api_key_encrypted is not None
+        assert KEY.encode() not in row.api_key_encrypted
+        start = await session.scalar(
+            select(Outbox).where(
+                Outbox.account_id == acct.id, Outbox.subject == subjects.IMPORT_START
+            )
+        )
+        assert start is not None
+        assert start.envelope["data"] == {"import_id": import_id}
+
+    cancelled = await client.post(f"/v1/imports/{import_id}/cancel", headers=h)
+    assert cancelled.status_code == 202
+    after = (await client.get(f"/v1/imports/{import_id}", headers=h)).json()
+    assert after["status"] == "cancelled"
+    assert after["cancel_reason"] == "user"
+    assert (await client.post(f"/v1/imports/{import_id}/cancel", headers=h)).status_code == 409
+    history = (await client.get("/v1/imports", headers=h)).json()
+    assert [i["id"] for i in history["data"]] == [import_id]
+
+
+async def test_vcard_upload_is_stored_and_capped(
+    client: httpx.AsyncClient, acct: TestAccount, settings: Settings
+) -> None:
+    h = acct.headers("editor")
+    card = b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann Lee\r\nN:Lee;Ann;;;\r\nEND:VCARD\r\n"
+    wrong = await client.post("/v1/imports", files={"file": ("a.txt", card)}, headers=h)
+    assert wrong.status_code == 422
+    ok = await client.post("/v1/imports", files={"file": ("cards.vcf", card)}, headers=h)
+    assert ok.status_code == 202, ok.text
+    shown = (await client.get(ok.json()["status_url"], headers=h)).json()
+    assert shown["source"] == "vcard"
+    assert shown["file_size"] == len(card)
+    root = Path(settings.storage_url.removeprefix("file://"))
+    stored = list((root / "a" / str(acct.id) / "imports").iterdir())
+    assert [p.read_bytes() for p in stored] == [card]
+    big = b"x" * (settings.max_upload_mb * 1024 * 1024 + 10)
+    too_big = await client.post("/v1/imports", files={"file": ("big.vcf", big)}, headers=h)
+    assert too_big.status_code == 413
+
+
+async def test_connection_check_goes_through_the_importer(
+    client: httpx.AsyncClient,
+    acct: TestAccount,
+    nats_url: str,
+    stream_prefix: str,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    h = acct.headers("editor")
+    seen: list[str] = []
+    nc = await nats.connect(nats_url)
+
+    async def importer(msg: nats.aio.msg.Msg) -> None:
+        request = parse_envelope(subjects.RPC_IMPORT_CHECK_CONNECTION, msg.data)
+        seen.append(msg.data.decode())
+        async with sessions() as session:
+            row = await session.get(ImportConnectionCheck, request.data.check_id)  # type: ignore[attr-defined]
+            assert row is not None
+            assert row.api_url == "https://m.example"
+        reply = build_reply(
+            subjects.RPC_IMPORT_CHECK_CONNECTION,
+            CheckConnectionReply(
+                ok=True, code="ok", message="connected", monica_user=MonicaUser(id=1, name="Ann")
+            ),
+            request=request,
+        )
+        await msg.respond(reply.model_dump_json().encode())
+
+    sub = await nc.subscribe(
+        f"{stream_prefix}.{subjects.RPC_IMPORT_CHECK_CONNECTION}", queue="importer", cb=importer
+    )
+    try:
+        answer = await client.post(
+            "/v1/imports/monica/check",
+            json={"api_url": "https://m.example/", "api_key": KEY},
+            headers=h,
+        )
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["ok"] is True
+        assert answer.json()["monica_user"]["name"] == "Ann"
+        assert seen
+        assert KEY not in seen[0]
+    finally:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
+        await nc.close()
+    nobody = await client.post(
+        "/v1/imports/monica/check", json={"api_url": "https://m.example", "api_key": KEY}, headers=h
+    )
+    assert nobody.status_code == 503
+    assert nobody.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_media_retry_of_a_finished_import_queues_photo_sync_once(
+    client: httpx.AsyncClient, acct: TestAccount, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    h = acct.headers("editor")
+    body = {"api_url": "https://monica.example", "api_key": KEY, "options": {"photos": True}}
+    import_id = (await client.post("/v1/imports", json=body, headers=h)).json()["id"]
+    early = await client.post(
+        f"/v1/imports/{import_id}/media/retry", json={"api_key": KEY}, headers=h
+    )
+    assert early.status_code == 409  # the crawl has not finished
+    async with sessions() as session, session.begin():
+        await session.execute(
+            update(Import)
+            .where(Import.id == import_id)
+            .values(
+                status="completed",
+                misc_status="completed",
+                media_status="failed",
+                api_key_encrypted=None,
+            )
+        )
+    retried = await client.post(
+        f"/v1/imports/{import_id}/media/retry", json={"api_key": KEY}, headers=h
+    )
+    assert retried.status_code == 202
+    async with sessions() as session:
+        row = await session.scalar(select(Import).where(Import.id == import_id))
+        assert row is not None
+        assert row.media_status == "pending"
+        assert row.api_key_encrypted is not None
+        syncs = (
+            await session.scalars(
+                select(Outbox.envelope).where(
+                    Outbox.account_id == acct.id, Outbox.subject == subjects.PHOTOS_SYNC
+                )
+            )
+        ).all()
+    assert [s["data"] for s in syncs] == [{"import_id": import_id}]
+    again = await client.post(
+        f"/v1/imports/{import_id}/media/retry", json={"api_key": KEY}, headers=h
+    )
+    assert again.status_code == 409
