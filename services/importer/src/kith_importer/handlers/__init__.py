@@ -1,0 +1,1 @@
+"""Handlers: about ten lines each, one domain call."""

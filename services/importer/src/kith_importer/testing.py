@@ -1,0 +1,136 @@
+"""Test helpers shared by the importer's package tests, the cross-process tests and bench/.
+
+`snapshot` renders an account's imported data in a form independent of local ids and
+timestamps, so "the end state equals an uninterrupted run's" is one equality.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kith_common import imports
+from kith_common.db.models import (
+    Address,
+    Contact,
+    ContactField,
+    ContactTag,
+    Import,
+    ImportRecord,
+    Note,
+    Relationship,
+    Tag,
+)
+
+__all__ = ["KEY", "create", "snapshot", "wait_for"]
+
+KEY = bytes(range(32))
+
+
+async def create(
+    sessions: async_sessionmaker[AsyncSession],
+    account: tuple[int, int],
+    url: str,
+    *,
+    token: str = "test-token",  # noqa: S107  # the fake's seeded token
+    options: dict[str, Any] | None = None,
+    encryption_key: bytes = KEY,
+) -> int:
+    """Create an import the way the gateway does (row + start command, one transaction)."""
+    async with sessions() as session, session.begin():
+        row = await imports.create_import(
+            session,
+            account_id=account[0],
+            user_id=account[1],
+            encryption_key=encryption_key,
+            api_url=url,
+            api_key=token,
+            options=options or {},
+        )
+    return row.id
+
+
+async def wait_for(
+    sessions: async_sessionmaker[AsyncSession],
+    import_id: int,
+    statuses: tuple[str, ...] = ("completed", "failed", "cancelled"),
+    *,
+    timeout: float = 60.0,  # noqa: ASYNC109  # a polling deadline, not an I/O timeout
+) -> Import:
+    """Poll until the crawl status is one of `statuses` (never a fixed sleep)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        async with sessions() as session:
+            row = await session.get(Import, import_id)
+        assert row is not None
+        if row.status in statuses:
+            return row
+        if time.monotonic() > deadline:
+            msg = f"import {import_id} still {row.status} after {timeout} s: {row.summary}"
+            raise AssertionError(msg)
+        await asyncio.sleep(0.1)
+
+
+async def snapshot(sessions: async_sessionmaker[AsyncSession], account_id: int) -> dict[str, Any]:
+    """The account's contacts and children, keyed by names and values instead of ids."""
+    async with sessions() as session:
+        contacts = (
+            await session.scalars(select(Contact).where(Contact.account_id == account_id))
+        ).all()
+        records = await session.execute(
+            select(ImportRecord.local_entity_id, ImportRecord.source_entity_id).where(
+                ImportRecord.account_id == account_id,
+                ImportRecord.source_entity_type == "contact",
+            )
+        )
+        monica: dict[int, int] = {}
+        for local, source_id in records:
+            monica[local] = min(monica.get(local, 10**12), int(source_id))
+        names = {c.id: f"m{monica.get(c.id, 0)}:{c.first_name}|{c.last_name}" for c in contacts}
+        fields = await session.execute(
+            select(ContactField.contact_id, ContactField.value, ContactField.label).where(
+                ContactField.account_id == account_id
+            )
+        )
+        addresses = await session.execute(
+            select(Address.contact_id, Address.line1, Address.city).where(
+                Address.account_id == account_id
+            )
+        )
+        notes = await session.execute(
+            select(Note.contact_id, Note.body).where(Note.account_id == account_id)
+        )
+        relationships = await session.execute(
+            select(
+                Relationship.contact_id,
+                Relationship.related_contact_id,
+                Relationship.relationship_type_id,
+            ).where(Relationship.account_id == account_id)
+        )
+        tags = await session.execute(
+            select(ContactTag.contact_id, Tag.name)
+            .join(Tag, Tag.id == ContactTag.tag_id)
+            .where(ContactTag.account_id == account_id)
+        )
+    return {
+        "contacts": sorted(
+            (
+                names[c.id],
+                c.is_partial,
+                c.deleted_at is not None,
+                names.get(c.merged_into_id) if c.merged_into_id else None,
+                names.get(c.first_met_through_id) if c.first_met_through_id else None,
+                str(c.birthdate),
+            )
+            for c in contacts
+        ),
+        "fields": sorted((names[c], v, label or "") for c, v, label in fields),
+        "addresses": sorted((names[c], a or "", b or "") for c, a, b in addresses),
+        "notes": sorted((names[c], b) for c, b in notes),
+        "relationships": sorted((names[a], names[b], t) for a, b, t in relationships),
+        "tags": sorted((names[c], t) for c, t in tags),
+    }

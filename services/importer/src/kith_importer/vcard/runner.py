@@ -1,0 +1,258 @@
+"""Running one vCard import (importer.md §12): parse the stored upload, write contacts, done.
+
+Cards are written ten per fenced transaction, each with the checkpoint (the next card) and the
+counters, so a redelivery resumes where the last commit ended; the status is re-read at each
+of those commits, so a cancel takes effect within ten cards. At the end the import is
+`completed` and `kith.evt.import.completed` goes out, so dedup scans the new contacts.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Final
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from kith_common import imports
+from kith_common.bus.subscribe import MessageContext
+from kith_common.db.models import Account, Import
+from kith_common.errors import Transient
+from kith_common.events import subjects
+from kith_common.events.payloads.imports import (
+    ImportCancelled,
+    ImportCompleted,
+    ImportCounts,
+    ImportFailed,
+    ImportOptions,
+    ImportProgress,
+    StartImport,
+)
+from kith_common.storage import Storage
+from kith_importer.config import ImporterConfig, owner_is_dead
+from kith_importer.vcard.mapping import map_card, source_id
+from kith_importer.vcard.parse import parse_file
+from kith_importer.vcard.store import VcardScope, field_types, write_card
+
+__all__ = ["run_if_vcard"]
+
+log = structlog.get_logger(__name__)
+CHUNK: Final = 10
+MAX_ERRORS: Final = 50
+
+
+async def run_if_vcard(
+    ctx: MessageContext[StartImport],
+    config: ImporterConfig,
+    sessions: async_sessionmaker[AsyncSession],
+    storage: Storage | None,
+) -> bool:
+    """Run the import if it is a vCard one; False leaves it to the Monica crawl."""
+    async with sessions() as session:
+        source = await session.scalar(select(Import.source).where(Import.id == ctx.data.import_id))
+    if source != "vcard":
+        return False
+    with structlog.contextvars.bound_contextvars(import_id=ctx.data.import_id, phase="vcard"):
+        await _run(ctx, config, storage)
+    return True
+
+
+async def _run(
+    ctx: MessageContext[StartImport], config: ImporterConfig, storage: Storage | None
+) -> None:
+    import_id = ctx.data.import_id
+    async with ctx.unit_of_work() as session:
+        lease = await imports.take_lease(
+            session,
+            import_id,
+            config.owner,
+            owner_is_dead=lambda owner: owner_is_dead(owner, config.owner),
+        )
+        row = lease.row
+        if row is None or row.account_id != ctx.envelope.account_id:
+            return
+        if lease.busy:
+            msg = f"import {import_id} is being read by another worker"
+            raise Transient(msg)
+        if row.status in imports.FINAL:
+            return
+        if row.status == "cancelling":
+            await _cancel(ctx, session, row, {})
+            return
+        if row.status == "pending":
+            row = await imports.move(session, import_id, "status", "processing")
+            assert row is not None
+        options = ImportOptions.model_validate(row.options or {})
+        locale = await session.scalar(select(Account.locale).where(Account.id == row.account_id))
+        email_type, phone_type = await field_types(session)
+        scope = VcardScope(
+            account_id=row.account_id,
+            import_id=row.id,
+            user_id=row.user_id,
+            region=options.phone_default_region or _region_of(locale),
+            email_type=email_type,
+            phone_type=phone_type,
+        )
+        checkpoint = dict(row.checkpoint or {})
+        summary: dict[str, Any] = dict(row.summary or {})
+        storage_key = row.file_storage_key
+    try:
+        if storage is None or storage_key is None:
+            raise FileNotFoundError(storage_key)
+        data = await storage.get(storage_key)
+    except Exception as err:  # a missing file cannot come back: fail with a readable reason
+        log.warning("vcard_file_unreadable", error=type(err).__name__)
+        await _fail(ctx, import_id, "the uploaded vCard file is no longer stored")
+        return
+    started = time.monotonic()
+    parsed = parse_file(data)
+    if not summary:
+        summary = {
+            "imported": 0,
+            "contacts": 0,
+            "skipped": 0,
+            "errors": [],
+            "error_count": 0,
+            "cards": len(parsed.cards),
+            "latin1_fallback": parsed.latin1,
+        }
+        for message in parsed.errors:
+            _error(summary, message)
+    if not parsed.cards:
+        reason = parsed.errors[0] if parsed.errors else "the file holds no vCard"
+        await _fail(ctx, import_id, f"no readable card in the file ({reason})")
+        return
+    position = int(checkpoint.get("card", 0))
+    await _progress(ctx, import_id, position, len(parsed.cards))
+    while position < len(parsed.cards):
+        await ctx.heartbeat()
+        chunk = parsed.cards[position : position + CHUNK]
+        async with ctx.unit_of_work() as session:
+            current = await session.scalar(
+                select(Import).where(Import.id == import_id).with_for_update()
+            )
+            if current is None or current.status != "processing":
+                if current is not None and current.status == "cancelling":
+                    await _cancel(ctx, session, current, summary)
+                return
+            for card in chunk:
+                values = map_card(card)
+                for problem in values.problems:
+                    _error(summary, f"card at line {card.line}: {problem}")
+                outcome = await write_card(session, scope, source_id(card), values)
+                if outcome == "skipped":
+                    summary["skipped"] += 1
+                else:
+                    summary["contacts"] += 1
+                    summary["imported"] += 1
+            position += len(chunk)
+            await imports.heartbeat(session, import_id, config.owner)
+            current.checkpoint = {"phase": "vcard", "card": position}
+            current.summary = dict(summary)
+    summary["duration_seconds"] = round(
+        float(summary.get("duration_seconds", 0.0)) + time.monotonic() - started, 3
+    )
+    async with ctx.unit_of_work() as session:
+        moved = await imports.move(
+            session,
+            import_id,
+            "status",
+            "completed",
+            only_from=("processing",),
+            summary=summary,
+            checkpoint={"phase": "vcard", "done": True},
+        )
+        if moved is None:
+            return
+        counts = ImportCounts.model_validate(
+            {k: v for k, v in summary.items() if k in ImportCounts.model_fields}
+        )
+        await ctx.publish(
+            subjects.IMPORT_PROGRESS,
+            ImportProgress(
+                import_id=import_id,
+                phase="vcard",
+                current=len(parsed.cards),
+                total=len(parsed.cards),
+            ),
+            session=session,
+        )
+        await ctx.publish(
+            subjects.IMPORT_COMPLETED,
+            ImportCompleted(import_id=import_id, source="vcard", options=options, counts=counts),
+            session=session,
+        )
+    log.info("vcard_import_completed", contacts=summary["contacts"], errors=summary["error_count"])
+
+
+def _region_of(locale: str | None) -> str | None:
+    """The account's region from its locale (`en-US`, `de_DE`), if it names one."""
+    parts = (locale or "").replace("_", "-").split("-")
+    return parts[1].upper() if len(parts) > 1 and len(parts[1]) == 2 else None
+
+
+def _error(summary: dict[str, Any], message: str) -> None:
+    summary["error_count"] = int(summary.get("error_count", 0)) + 1
+    errors = summary.setdefault("errors", [])
+    if len(errors) < MAX_ERRORS:
+        errors.append(message[:500])
+
+
+async def _progress(
+    ctx: MessageContext[StartImport], import_id: int, current: int, total: int
+) -> None:
+    async with ctx.unit_of_work() as session:
+        await ctx.publish(
+            subjects.IMPORT_PROGRESS,
+            ImportProgress(import_id=import_id, phase="vcard", current=current, total=total),
+            session=session,
+        )
+
+
+async def _cancel(
+    ctx: MessageContext[StartImport], session: AsyncSession, row: Import, summary: dict[str, Any]
+) -> None:
+    moved = await imports.move(
+        session,
+        row.id,
+        "status",
+        "cancelled",
+        only_from=("cancelling",),
+        summary=summary or None,
+        cancel_pending_follow_ups=True,
+    )
+    if moved is None:
+        return
+    counts = ImportCounts.model_validate(
+        {k: v for k, v in summary.items() if k in ImportCounts.model_fields}
+    )
+    await ctx.publish(
+        subjects.IMPORT_CANCELLED,
+        ImportCancelled(
+            import_id=row.id,
+            reason=row.cancel_reason or "user",
+            cancelled_in_phase="vcard",
+            counts=counts,
+        ),
+        session=session,
+    )
+
+
+async def _fail(ctx: MessageContext[StartImport], import_id: int, reason: str) -> None:
+    async with ctx.unit_of_work() as session:
+        moved = await imports.move(
+            session,
+            import_id,
+            "status",
+            "failed",
+            only_from=("pending", "processing"),
+            error=reason,
+            cancel_pending_follow_ups=True,
+        )
+        if moved is not None:
+            await ctx.publish(
+                subjects.IMPORT_FAILED,
+                ImportFailed(import_id=import_id, phase="vcard", reason=reason),
+                session=session,
+            )
