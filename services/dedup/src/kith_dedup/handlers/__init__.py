@@ -1,0 +1,1 @@
+"""Message handlers, one module per subject family; `app.py` binds them to their consumers."""

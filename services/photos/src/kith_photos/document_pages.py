@@ -1,0 +1,158 @@
+"""Document pages (importer.md §9): `/api/documents` at limit 100, each `link` downloaded through
+the SSRF guard (token only for Monica's origin), recorded by id and deduplicated by hash.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from kith_common.monica.client import MonicaClient
+from kith_common.monica.errors import (
+    MonicaError,
+    MonicaUnavailable,
+)
+from kith_photos import queries
+from kith_photos.downloads import Downloaded, Downloader
+from kith_photos.media import document_extension
+from kith_photos.phase import (
+    MediaEnv,
+    Run,
+    Stored,
+    commit_page,
+    contact_of,
+    discard,
+    listing_error,
+    monica_id_of,
+    source_id_of,
+    storage_key,
+)
+from kith_photos.photo_pages import LIMIT_LADDER
+from kith_photos.summary import Entry
+from kith_photos.summary import Outcome as Outcome_
+
+__all__ = ["sync_documents"]
+
+
+async def sync_documents(
+    env: MediaEnv, run: Run, client: MonicaClient, downloader: Downloader
+) -> None:
+    counts = run.summary.documents
+    while True:
+        page = int(run.checkpoint.get("page", 1))
+        last_page = run.checkpoint.get("last_page")
+        if last_page is not None and page > int(last_page):
+            break
+        before = client.stats.requests
+        items: list[tuple[int, dict[str, Any]]] = []
+        try:
+            result = await client.page("/documents", page=page, limit=LIMIT_LADDER[0])
+        except MonicaUnavailable:
+            raise
+        except MonicaError as err:
+            listing_error("documents", err)
+            run.errors.append(err.message)
+            run.checkpoint["last_page"] = max(page, int(last_page or 1))
+        else:
+            counts.total = result.total
+            run.checkpoint["last_page"] = result.last_page
+            offset = (page - 1) * LIMIT_LADDER[0]
+            items = [(offset + i, d) for i, d in enumerate(result.data) if isinstance(d, dict)]
+        counts.requests += client.stats.requests - before
+        run.summary.rate_limit_wait_seconds = client.stats.rate_limit_wait_seconds
+        await document_page(env, run, items, downloader)
+
+
+async def document_page(
+    env: MediaEnv, run: Run, items: list[tuple[int, dict[str, Any]]], downloader: Downloader
+) -> None:
+    seen: set[str] = set(run.checkpoint.get("seen", []))
+    fresh: list[tuple[dict[str, Any], str]] = []
+    for position, item in items:
+        source_id = source_id_of("document", item, position)
+        if source_id not in seen:
+            seen.add(source_id)
+            fresh.append((item, source_id))
+    written: list[str] = []
+    try:
+        async with env.unit_of_work() as session:
+            resolved = await queries.resolve_contacts(
+                session,
+                account_id=run.account_id,
+                source=run.source,
+                monica_ids=[c for i, _ in fresh if (c := contact_of(i)) is not None],
+            )
+            done = await queries.recorded(
+                session,
+                account_id=run.account_id,
+                source=run.source,
+                entity_type="document",
+                source_ids=[s for _, s in fresh],
+            )
+        entries: list[Entry | Stored] = []
+        taken: set[tuple[int, str]] = set()
+        for item, source_id in fresh:
+            monica_contact = contact_of(item)
+            item_uuid = item.get("uuid") if isinstance(item.get("uuid"), str) else None
+            base = Entry(
+                "document", item_uuid, monica_id_of(item), None, monica_contact, "not_found"
+            )
+            if monica_contact is None:
+                entries.append(replace(base, reason="no_contact"))
+                continue
+            resolution = resolved.get(monica_contact)
+            if resolution is None or resolution.contact_id is None:
+                reason = resolution.reason if resolution else "contact_not_found"
+                entries.append(replace(base, reason=reason))
+                continue
+            base = replace(base, contact_id=resolution.contact_id)
+            if source_id in done:
+                entries.append(replace(base, status="synced", reason="already_synced"))
+                continue
+            mime = item.get("mime_type") if isinstance(item.get("mime_type"), str) else None
+            fetched = await downloader.fetch(item.get("link"), document_type=mime)
+            if not isinstance(fetched, Downloaded):
+                status: Outcome_ = "not_found" if fetched.status == "not_found" else "failed"
+                entries.append(
+                    replace(base, status=status, reason=fetched.reason, message=fetched.message)
+                )
+                continue
+            pair = (resolution.contact_id, fetched.content_hash)
+            if pair in taken:
+                entries.append(replace(base, status="duplicate"))
+                continue
+            async with env.unit_of_work() as session:
+                if await queries.document_hashes(session, run.account_id, [pair]):
+                    entries.append(replace(base, status="duplicate"))
+                    continue
+            taken.add(pair)
+            name = item.get("original_filename")
+            file_name = name if isinstance(name, str) else None
+            key = storage_key(
+                run,
+                "document",
+                source_id,
+                document_extension(file_name, mime or fetched.content_type),
+            )
+            await env.storage.put(key, fetched.data)
+            written.append(key)
+            entries.append(
+                Stored(
+                    "document",
+                    source_id,
+                    item_uuid,
+                    monica_id_of(item),
+                    resolution.contact_id,
+                    monica_contact,
+                    key,
+                    file_name,
+                    mime or fetched.content_type,
+                    len(fetched.data),
+                    fetched.content_hash,
+                )
+            )
+        run.checkpoint["seen"] = sorted(seen)
+        await commit_page(env, run, entries, written)
+    except BaseException:
+        await discard(env, written)
+        raise

@@ -1,0 +1,1 @@
+"""Message handlers: one module per subject family, each a few lines around a domain call."""
