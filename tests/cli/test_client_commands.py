@@ -1,0 +1,104 @@
+"""`kith import|imports|duplicates|reset` as a user runs them: real subprocesses, real gateway.
+
+An import from the fake Monica shows its bar at 100 % and exits 0; a failing import exits
+non-zero and says why; the duplicates and a reset are followed to the end.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from kith_common.testing.fake_monica import FakeMonicaServer
+from kith_common.testing.inprocess import InProcessStack
+from kith_gateway.testing import make_account
+
+KITH = str(Path(sys.executable).with_name("kith"))
+
+
+def _kith(
+    stack: InProcessStack, token: str, *argv: str, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "KITH_API_URL": stack.base_url,
+        "KITH_TOKEN": token,
+        "COLUMNS": "120",
+        "NO_COLOR": "1",
+    }
+    return subprocess.run(
+        [KITH, *argv], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def test_monica_import_runs_to_100_percent_then_duplicates_and_reset(
+    stack: InProcessStack, monica: FakeMonicaServer
+) -> None:
+    account = stack.call(make_account(stack.sessions))
+    token = account.tokens["admin"]
+    done = _kith(
+        stack,
+        token,
+        "import",
+        "monica",
+        "--url",
+        monica.url,
+        "--key",
+        "test-token",
+        "--no-auto-merge-duplicates",
+        "--region",
+        "us",
+    )
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"import \d+ started", done.stdout)
+    assert "100%" in done.stdout
+    assert "completed" in done.stdout
+    import_id = re.search(r"import (\d+) started", done.stdout).group(1)  # type: ignore[union-attr]
+
+    shown = _kith(stack, token, "imports", "show", import_id)
+    assert shown.returncode == 0, shown.stderr
+    assert "completed" in shown.stdout
+    assert "contacts" in shown.stdout
+
+    listed = _kith(stack, token, "duplicates", "list", "--all")
+    assert listed.returncode == 0, listed.stderr
+    assert "pending duplicates" in listed.stdout
+
+    refused = _kith(stack, account.tokens["viewer"], "reset", "--confirm", "RESET")
+    assert refused.returncode == 2
+    assert "admin" in refused.stderr
+    reset = _kith(stack, token, "reset", "--confirm", "RESET")
+    assert reset.returncode == 0, reset.stderr
+    assert "completed" in reset.stdout
+    assert "contacts" in reset.stdout  # the per-domain bars
+
+
+def test_a_failed_import_exits_non_zero_with_the_reason(
+    stack: InProcessStack, monica: FakeMonicaServer
+) -> None:
+    account = stack.call(make_account(stack.sessions))
+    token = account.tokens["editor"]
+    checked = _kith(stack, token, "import", "monica", "--url", monica.url, "--key", "wrong")
+    assert checked.returncode == 1
+    assert "connection check failed" in checked.stderr
+
+    failed = _kith(
+        stack, token, "import", "monica", "--url", monica.url, "--key", "wrong", "--skip-check"
+    )
+    assert failed.returncode == 1
+    assert re.search(r"import \d+ failed: .+", failed.stderr), failed.stderr
+
+
+def test_refusals_exit_2_with_the_reason(stack: InProcessStack, tmp_path: Path) -> None:
+    account = stack.call(make_account(stack.sessions))
+    no_token = _kith(stack, "", "duplicates", "list")
+    assert no_token.returncode == 2
+    assert "token" in no_token.stderr
+    bad = tmp_path / "people.txt"
+    bad.write_text("not a vcard")
+    refused = _kith(stack, account.tokens["editor"], "import", "vcard", str(bad))
+    assert refused.returncode == 2
+    assert ".vcf" in refused.stderr

@@ -1,0 +1,1 @@
+"""Offline validation of Dockerfile, docker-compose.yml and deploy/ (no cluster, no Docker)."""
