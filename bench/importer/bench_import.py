@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -33,6 +32,7 @@ from sqlalchemy.engine import Engine
 
 from kith_common.accounts import create_account
 from kith_common.db.migrate import migrate
+from kith_common.ports import free_port
 from kith_common.settings import Settings
 from kith_common.testing.bus import drop_streams
 from kith_common.testing.fake_monica import FakeMonica, FakeMonicaServer, generate
@@ -264,9 +264,7 @@ def _fake_process(fake: FakeMonica, args: argparse.Namespace) -> tuple[str, obje
     fixture = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)  # noqa: SIM115
     fixture.write(fake.world.to_json())
     fixture.close()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen(
         [
             sys.executable,

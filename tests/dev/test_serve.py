@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -13,14 +12,9 @@ import urllib.request
 import pytest
 
 from kith_common.cli.main import service_names
+from kith_common.ports import free_port
 
 SERVICES = ["dedup", "gateway", "importer", "photos", "reset"]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _get(url: str) -> tuple[int, str]:
@@ -56,7 +50,7 @@ def test_serve_refuses_the_development_secret(database_url: str, nats_url: str) 
 async def test_service_is_ready_serves_metrics_and_exits_cleanly_on_sigterm(
     service: str, database_url: str, nats_url: str, stream_prefix: str
 ) -> None:
-    metrics_port, gateway_port = _free_port(), _free_port()
+    metrics_port, gateway_port = free_port(), free_port()
     env = dict(
         os.environ,
         KITH_DATABASE_URL=database_url,

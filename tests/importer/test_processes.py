@@ -12,7 +12,6 @@ import base64
 import os
 import re
 import signal
-import socket
 import sys
 import threading
 import urllib.request
@@ -27,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from kith_common.accounts import create_account
 from kith_common.monica.client import MonicaClient, origin_of
 from kith_common.monica.ratelimit import RateLimiter, bucket_key
+from kith_common.ports import free_port
 from kith_common.testing import eventually
 from kith_common.testing.bus import drop_streams
 from kith_common.testing.fake_monica import FakeMonica, FakeMonicaServer, World, generate
@@ -34,12 +34,6 @@ from kith_importer.testing import KEY, create, snapshot, wait_for
 
 pytestmark = pytest.mark.slow
 Sessions = async_sessionmaker[AsyncSession]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _ready(port: int) -> bool:
@@ -58,7 +52,7 @@ class Importer:
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self) -> Importer:
-        port = _free_port()
+        port = free_port()
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -23,6 +22,7 @@ from kith_common.db.models import ImportRecord, Photo
 from kith_common.events import subjects
 from kith_common.events.payloads.imports import ImportCompleted, ImportOptions
 from kith_common.events.registry import build_envelope
+from kith_common.ports import free_port
 from kith_common.settings import Settings
 from kith_common.storage.local import is_partial
 from kith_common.testing import eventually
@@ -34,12 +34,6 @@ from kith_photos.testing import FAKE_TOKEN, import_row, seed_import
 SECRET = "kill-test-secret-key-0123456789abcdef"
 PHOTOS = 520
 Sessions = async_sessionmaker[AsyncSession]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -115,7 +109,7 @@ async def test_killed_photos_service_resumes_without_double_files_or_rows(
             encryption_key=Settings(secret_key=SECRET).encryption_key(),
         )
         try:
-            procs.append(_serve(dict(env, KITH_METRICS_PORT=str(_free_port())), tmp_path / "a.log"))
+            procs.append(_serve(dict(env, KITH_METRICS_PORT=str(free_port())), tmp_path / "a.log"))
             envelope = build_envelope(
                 subjects.IMPORT_COMPLETED,
                 ImportCompleted(
@@ -142,7 +136,7 @@ async def test_killed_photos_service_resumes_without_double_files_or_rows(
             assert mid["status"] == "processing"
             assert 0 < mid["synced"] < expected["synced"]
 
-            procs.append(_serve(dict(env, KITH_METRICS_PORT=str(_free_port())), tmp_path / "b.log"))
+            procs.append(_serve(dict(env, KITH_METRICS_PORT=str(free_port())), tmp_path / "b.log"))
 
             async def completed() -> bool:
                 return (await import_row(session_factory, seeded.import_id)).media_status == (

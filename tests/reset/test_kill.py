@@ -13,7 +13,6 @@ import asyncio
 import datetime as dt
 import os
 import signal
-import socket
 import sys
 import urllib.request
 import uuid
@@ -29,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from kith_common import fence, resets
 from kith_common.accounts import create_account
 from kith_common.db.models import AuditLog, Import, Note, User
+from kith_common.ports import free_port
 from kith_common.storage import LocalStorage
 from kith_common.testing import eventually
 from kith_common.testing.bus import drop_streams
@@ -37,12 +37,6 @@ from kith_reset.testing import seed_account
 pytestmark = pytest.mark.slow
 Sessions = async_sessionmaker[AsyncSession]
 REDELIVERY_WAIT = 150  # ack_wait 60 s + start-up + the rest of the reset
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _ready(port: int) -> bool:
@@ -61,7 +55,7 @@ class ResetProcess:
         self.proc: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
-        port = _free_port()
+        port = free_port()
         env = dict(self.env, KITH_METRICS_PORT=str(port))
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,

@@ -18,14 +18,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kith_common import devstack
+from kith_common.ports import free_port
 from kith_common.testing import eventually
-
-
-def _unused_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _dsn(url: str) -> str:
@@ -52,14 +46,14 @@ def _tcp_open(port: int) -> bool:
 
 
 def test_nothing_listening_is_unreachable() -> None:
-    port = _unused_port()
+    port = free_port()
 
     assert not devstack.nats_reachable(f"nats://127.0.0.1:{port}", timeout=1.0)
     assert not devstack.postgres_reachable(f"postgresql://postgres@127.0.0.1:{port}", timeout=1.0)
 
 
 async def test_nats_without_jetstream_is_unreachable(tmp_path: Path) -> None:
-    port = _unused_port()
+    port = free_port()
     proc = subprocess.Popen(
         [str(devstack.nats_server_binary()), "-a", "127.0.0.1", "-p", str(port)],
         stdout=subprocess.DEVNULL,
@@ -139,7 +133,7 @@ async def test_embedded_postgres_runs_unprivileged_with_extensions_and_stops_cle
 async def test_resolve_stack_starts_embedded_servers_for_unreachable_urls_and_stops_them(
     tmp_path: Path,
 ) -> None:
-    dead = _unused_port()
+    dead = free_port()
 
     with devstack.resolve_stack(
         f"postgresql://postgres@127.0.0.1:{dead}/kith_dev",
@@ -189,7 +183,7 @@ def test_resolve_stack_stops_only_what_it_started_on_keyboard_interrupt(
     def interrupted_session() -> None:
         with devstack.resolve_stack(
             kith_postgres_server_url,
-            f"nats://127.0.0.1:{_unused_port()}",
+            f"nats://127.0.0.1:{free_port()}",
             tmp_path,
             create_database=False,
         ) as stack:

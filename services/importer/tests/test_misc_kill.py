@@ -12,7 +12,6 @@ import asyncio
 import base64
 import os
 import signal
-import socket
 import sys
 import threading
 import time
@@ -28,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kith_common.accounts import create_account
 from kith_common.db.models import Call, Gift, Import, ImportRecord, Pet, Task
+from kith_common.ports import free_port
 from kith_common.testing import eventually
 from kith_common.testing.bus import drop_streams
 from kith_common.testing.fake_monica import FakeMonica, FakeMonicaServer, generate
@@ -36,12 +36,6 @@ from kith_importer.testing import KEY, create
 
 pytestmark = pytest.mark.slow
 Sessions = async_sessionmaker[AsyncSession]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _ready(port: int) -> bool:
@@ -60,7 +54,7 @@ class Processes:
         self.started: list[asyncio.subprocess.Process] = []
 
     async def start(self) -> asyncio.subprocess.Process:
-        port = _free_port()
+        port = free_port()
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",

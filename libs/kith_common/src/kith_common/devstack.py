@@ -29,7 +29,6 @@ import os
 import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -44,6 +43,8 @@ import nats.errors
 import structlog
 from nats.aio.client import Client as NATS
 from sqlalchemy.engine import URL, make_url
+
+from kith_common.ports import free_port
 
 __all__ = [
     "MACHINE_DATABASE_URL",
@@ -231,13 +232,6 @@ def ensure_database(url: str) -> None:
 # --- processes ---------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((_HOST, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _log_tail(path: Path) -> str:
     try:
         lines = path.read_text(errors="replace").splitlines()
@@ -334,7 +328,7 @@ class EmbeddedNats:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
         for _ in range(_START_ATTEMPTS):
-            port = self.fixed_port or _free_port()
+            port = self.fixed_port or free_port()
             cmd = [
                 str(binary),
                 "-js",
@@ -631,7 +625,7 @@ class EmbeddedPostgres:
             settings += ["-c", "fsync=off", "-c", "synchronous_commit=off"]
             settings += ["-c", "full_page_writes=off"]
         for _ in range(_START_ATTEMPTS):
-            port = self.fixed_port or _free_port()
+            port = self.fixed_port or free_port()
             cmd = [
                 str(bin_dir / "postgres"),
                 "-D",

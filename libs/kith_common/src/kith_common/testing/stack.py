@@ -33,7 +33,6 @@ import base64
 import contextlib
 import os
 import signal
-import socket
 import sys
 import time
 import uuid
@@ -50,6 +49,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from kith_common.accounts import create_account, issue_api_token
 from kith_common.db.session import create_engine, session_factory
+from kith_common.ports import free_port
 from kith_common.testing.fake_monica import FakeMonica, FakeMonicaServer, generate
 
 __all__ = [
@@ -68,25 +68,6 @@ WORKERS = ("importer", "dedup", "photos", "reset")
 # urlsafe base64 of 32 bytes is used as the key as is, so tests can decrypt with bytes(range(32)).
 SECRET_KEY = base64.urlsafe_b64encode(bytes(range(32))).decode()
 TERMINAL_IMPORT = ("completed", "failed", "cancelled")
-
-
-_HANDED_OUT: set[int] = set()
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now, never one this process handed out before.
-
-    The port is bound and released at once, so until its process binds it the kernel may
-    offer it again; remembering what was handed out keeps a stack's gateway and metrics ports
-    (picked before any process binds them) distinct.
-    """
-    while True:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            port = int(sock.getsockname()[1])
-        if port not in _HANDED_OUT:
-            _HANDED_OUT.add(port)
-            return port
 
 
 def sample_sum(samples: Iterable[Sample], name: str, **labels: str) -> float:
