@@ -283,9 +283,10 @@ async def test_two_replicas_of_every_worker_handle_each_message_once(
             print(f"{time.monotonic() - t0:.1f} s: stack ready")
             started = await _start_imports(stack)
             for _, token, import_id in started:
-                row = await stack.wait_import(token, import_id, media=True, timeout=150)
+                row = await stack.wait_import(token, import_id, media=True, misc=True, timeout=150)
                 assert row["status"] == "completed", row
                 assert row["media_status"] == "completed", row
+                assert row["misc_status"] == "completed", row
                 assert row["sync_summary"]["synced"] > 0, row["sync_summary"]
             print(f"{time.monotonic() - t0:.1f} s: imports done")
             for account_id, _, _ in started:
