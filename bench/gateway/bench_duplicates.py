@@ -42,7 +42,7 @@ import aiohttp
 import asyncpg
 
 from kith_common.db.migrate import migrate
-from kith_common.devstack import _free_port
+from kith_common.ports import free_port
 from kith_common.settings import Settings
 
 SERVER = "postgresql://postgres@127.0.0.1:5432"
@@ -163,7 +163,7 @@ def serve(port: int) -> None:
         nats_url=NATS_URL,
         stream_prefix=PREFIX,
         gateway_port=port,
-        metrics_port=_free_port(),
+        metrics_port=free_port(),
         log_level="info",
     )
     asyncio.run(build_app(settings).run_until_signalled())
@@ -386,7 +386,7 @@ def main() -> None:
         asyncio.run(fresh_database())
         asyncio.run(seed(args.candidates))
     token = asyncio.run(viewer_token())
-    ports = [_free_port() for _ in range(args.replicas)]
+    ports = [free_port() for _ in range(args.replicas)]
     spawn = multiprocessing.get_context("spawn")
     children = [spawn.Process(target=serve, args=(port,)) for port in ports]
     for child in children:

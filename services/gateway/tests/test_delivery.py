@@ -6,8 +6,9 @@ from pathlib import Path
 
 import httpx
 
-from kith_common.devstack import EmbeddedNats, _free_port
+from kith_common.devstack import EmbeddedNats
 from kith_common.events.payloads.dedup import ScanDuplicates
+from kith_common.ports import free_port
 from kith_common.testing import eventually
 from kith_common.testing.bus import Harness, create_effects_table
 from kith_gateway.app import build_app
@@ -17,7 +18,7 @@ from kith_gateway.testing import make_account
 async def test_scan_accepted_while_nats_is_down_is_handled_once_when_it_returns(
     database_url: str, stream_prefix: str, tmp_path: Path
 ) -> None:
-    server = EmbeddedNats(tmp_path, port=_free_port()).start()
+    server = EmbeddedNats(tmp_path, port=free_port()).start()
     try:
         harness = Harness(database_url, server.url, stream_prefix)
         await create_effects_table(harness)
@@ -25,7 +26,7 @@ async def test_scan_accepted_while_nats_is_down_is_handled_once_when_it_returns(
         worker.consume(harness.spec("dedup-scan-test"), ScanDuplicates)(
             harness.recording_handler("dedup")
         )
-        gateway = build_app(harness.settings(gateway_port=_free_port()))
+        gateway = build_app(harness.settings(gateway_port=free_port()))
         harness.runtimes.append(gateway)
         await worker.start()
         await gateway.start()

@@ -11,7 +11,6 @@ import nats
 import pytest_asyncio
 from sqlalchemy import text
 
-from kith_common.devstack import _free_port
 from kith_common.events import subjects
 from kith_common.events.payloads.imports import (
     ImportCompleted,
@@ -20,6 +19,7 @@ from kith_common.events.payloads.imports import (
     ImportProgress,
 )
 from kith_common.events.registry import build_envelope
+from kith_common.ports import free_port
 from kith_common.service import Runtime
 from kith_common.settings import Settings
 from kith_common.testing import eventually
@@ -32,7 +32,7 @@ from kith_gateway.testing import TestAccount, make_account
 async def server(
     settings: Settings, nats_url: str, stream_prefix: str
 ) -> AsyncIterator[tuple[Runtime, str]]:
-    port = _free_port()
+    port = free_port()
     runtime = build_app(settings.model_copy(update={"gateway_port": port}))
     await runtime.start()
     base = f"http://127.0.0.1:{port}"

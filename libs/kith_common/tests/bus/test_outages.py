@@ -25,9 +25,10 @@ from kith_common.bus.streams import StreamLayout, ensure_streams
 from kith_common.db.migrate import migrate
 from kith_common.db.models import Outbox
 from kith_common.db.session import create_engine, session_factory
-from kith_common.devstack import EmbeddedNats, EmbeddedPostgres, _free_port, ensure_database
+from kith_common.devstack import EmbeddedNats, EmbeddedPostgres, ensure_database
 from kith_common.events.payloads.dedup import ScanDuplicates
 from kith_common.events.subjects import DEDUP_SCAN
+from kith_common.ports import free_port
 from kith_common.testing import eventually
 from kith_common.testing.bus import Harness, create_effects_table, drop_streams, scan_envelope
 
@@ -37,7 +38,7 @@ WORKER = Path(__file__).with_name("sigterm_worker.py")
 async def test_commit_made_while_nats_is_down_is_delivered_when_it_returns(
     database_url: str, stream_prefix: str, tmp_path: Path, envelope_for: Any, harness: Harness
 ) -> None:
-    server = EmbeddedNats(tmp_path, port=_free_port()).start()
+    server = EmbeddedNats(tmp_path, port=free_port()).start()
     try:
         local = Harness(database_url, server.url, stream_prefix)
         runtime = local.runtime("outage")
@@ -124,7 +125,7 @@ async def test_relay_keeps_publishing_across_database_restarts(
     of operation", "the database system is shutting down / starting up"); a relay that died on
     it held events back for good. Polling every 10 ms makes passes meet every restart.
     """
-    server = EmbeddedPostgres(tmp_path / "pg", keep_data=True, port=_free_port()).start()
+    server = EmbeddedPostgres(tmp_path / "pg", keep_data=True, port=free_port()).start()
     nc = await nats.connect(nats_url)
     layout = StreamLayout(stream_prefix)
     try:
@@ -171,7 +172,7 @@ async def test_a_message_met_by_a_database_outage_waits_for_it_instead_of_dead_l
     The old wrapper nacked with its delays (here 2 attempts 0.2 s apart) and dead-lettered the
     message within a second of the outage.
     """
-    server = EmbeddedPostgres(tmp_path / "pg", keep_data=True, port=_free_port()).start()
+    server = EmbeddedPostgres(tmp_path / "pg", keep_data=True, port=free_port()).start()
     try:
         database_url = server.url_for("kith_outage")
         ensure_database(database_url)
