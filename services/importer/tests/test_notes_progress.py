@@ -94,7 +94,7 @@ async def test_progress_is_published_at_every_phase_edge_and_ends_at_the_total(
             await session.scalars(
                 select(Outbox.envelope)
                 .where(Outbox.account_id == account[0], Outbox.subject == subjects.IMPORT_PROGRESS)
-                .order_by(Outbox.created_at)
+                .order_by(Outbox.seq)
             )
         ).all()
     phases = [e["data"]["phase"] for e in events]

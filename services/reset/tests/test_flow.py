@@ -147,7 +147,7 @@ async def test_events_are_published_in_stage_order(env: ResetEnv) -> None:
             await session.execute(
                 select(Outbox.subject, Outbox.created_at)
                 .where(Outbox.account_id == target.id)
-                .order_by(Outbox.created_at)
+                .order_by(Outbox.seq)
             )
         ).all()
     # Events of one transaction share created_at: order is by transaction, not within one.

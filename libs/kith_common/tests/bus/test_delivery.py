@@ -287,3 +287,22 @@ async def test_handler_longer_than_ack_wait_is_kept_alive_not_redelivered(
     assert deliveries == [1]
     info = await js.consumer_info(f"{harness.prefix}_KITH_CMD", spec.durable)
     assert info.num_redelivered == 0
+
+
+async def test_events_of_one_transaction_reach_the_stream_in_the_order_written(
+    harness: Harness, js: JetStreamContext, envelope_for: Any
+) -> None:
+    """They share `created_at` (the transaction's start): the relay must not reorder them."""
+    runtime = harness.runtime("ordered")
+    envelopes = [envelope_for() for _ in range(30)]
+    async with runtime.sessions() as session, session.begin():
+        for envelope in envelopes:
+            await outbox.add(session, DEDUP_SCAN, envelope)
+    await runtime.start()
+    for envelope in envelopes:
+        await eventually(lambda e=envelope: _sent(harness, e.id))
+    stream = f"{harness.prefix}_KITH_CMD"
+    last = (await js.stream_info(stream)).state.last_seq
+    on_stream = [(await js.get_msg(stream, seq)).header for seq in range(1, last + 1)]
+    ids = [h["Nats-Msg-Id"] for h in on_stream if h]
+    assert ids == [str(e.id) for e in envelopes]

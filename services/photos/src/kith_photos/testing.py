@@ -163,9 +163,7 @@ async def outbox_types(sessions: async_sessionmaker[AsyncSession], account_id: i
     """The subjects this account published, oldest first."""
     async with sessions() as session:
         rows = await session.scalars(
-            select(Outbox.subject)
-            .where(Outbox.account_id == account_id)
-            .order_by(Outbox.created_at)
+            select(Outbox.subject).where(Outbox.account_id == account_id).order_by(Outbox.seq)
         )
         return list(rows.all())
 

@@ -115,7 +115,7 @@ class OutboxRelay:
                         Outbox.sent_at.is_(None),
                         Outbox.available_at <= func.now(),
                     )
-                    .order_by(Outbox.created_at, Outbox.id)
+                    .order_by(Outbox.seq)
                     .limit(self._batch_size)
                     .with_for_update(skip_locked=True)
                 )

@@ -16,7 +16,7 @@ import datetime as dt
 import uuid
 from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Index, Integer, func, text
+from sqlalchemy import BigInteger, DateTime, Identity, Index, Integer, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kith_common.db.base import Base, CreatedAt, UpdatedAt, table_info
@@ -48,6 +48,10 @@ class Outbox(EagerDefaults, Base):
     account_id: Mapped[int | None] = mapped_column(BigInteger)
     generation: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[CreatedAt]
+    # The order rows were written in. `created_at` is the transaction's start, the same for
+    # every event one transaction writes, so it cannot order a progress event before the
+    # completed event committed with it; the relay publishes in `seq` order.
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(always=True))
     available_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
