@@ -21,6 +21,7 @@ from kith_common.db.models import (
     RelationshipType,
 )
 from kith_common.merge import MergeConflict, merge_contacts
+from kith_common.monica.ahead import PagesAhead
 from kith_common.monica.errors import MonicaError
 from kith_importer import queries
 from kith_importer.backfill import Backfill
@@ -116,45 +117,50 @@ async def listing(crawl: Crawl) -> None:
     # Ids already processed (duplicates across pages are processed once). Read once per
     # delivery: this worker holds the lease, so only its own steps add to it.
     seen: set[str] | None = None
-    while True:
-        try:
-            result = await crawl.client.page(
-                "/contacts", page=page, params={"with": "contactfields"}, endpoint="/contacts"
-            )
-        except MonicaError as err:
-            if err.transient:
-                raise
-            raise FatalImport(err.message) from err
-        if total is None:
-            total = result.total
-        rows = result.data
-        trace = {
-            "ids": [as_int(as_dict(r).get("id")) for r in rows],
-            "created": [as_dict(r).get("created_at") for r in rows],
-        }
-        starts = list(range(offset, len(rows), CHUNK)) or [len(rows)]
-        for start in starts:
-            chunk = rows[start : start + CHUNK]
-            async with crawl.step() as session:
-                if seen is None:
-                    seen = await queries.staged_keys(session, crawl.row.id, "seen")
-                write = StepWrite()
-                if start == starts[0]:
-                    write.stage("page", str(page), trace)
-                await _listing_chunk(crawl, session, write, seen, (page, start), chunk)
-                done = start + len(chunk)
-                crawl.checkpoint = {
-                    "phase": "listing",
-                    "started": True,
-                    "page": page,
-                    "offset": done,
-                    "total": total,
-                }
-                await crawl.progress(session, crawl.summary["contacts"], total)
-        if page >= result.last_page or not rows:
-            break
-        page += 1
-        offset = 0
+    async with PagesAhead(
+        lambda n: crawl.client.page(
+            "/contacts", page=n, params={"with": "contactfields"}, endpoint="/contacts"
+        )
+    ) as pages:
+        while True:
+            try:
+                result = await pages.get(page)
+            except MonicaError as err:
+                if err.transient:
+                    raise
+                raise FatalImport(err.message) from err
+            if page < result.last_page and result.data:
+                await pages.ahead(page + 1)
+            if total is None:
+                total = result.total
+            rows = result.data
+            trace = {
+                "ids": [as_int(as_dict(r).get("id")) for r in rows],
+                "created": [as_dict(r).get("created_at") for r in rows],
+            }
+            starts = list(range(offset, len(rows), CHUNK)) or [len(rows)]
+            for start in starts:
+                chunk = rows[start : start + CHUNK]
+                async with crawl.step() as session:
+                    if seen is None:
+                        seen = await queries.staged_keys(session, crawl.row.id, "seen")
+                    write = StepWrite()
+                    if start == starts[0]:
+                        write.stage("page", str(page), trace)
+                    await _listing_chunk(crawl, session, write, seen, (page, start), chunk)
+                    done = start + len(chunk)
+                    crawl.checkpoint = {
+                        "phase": "listing",
+                        "started": True,
+                        "page": page,
+                        "offset": done,
+                        "total": total,
+                    }
+                    await crawl.progress(session, crawl.summary["contacts"], total)
+            if page >= result.last_page or not rows:
+                break
+            page += 1
+            offset = 0
     crawl.checkpoint = {"phase": "notes", "listing_total": total}
 
 
@@ -212,29 +218,34 @@ async def notes(crawl: Crawl) -> None:
         return
     page = int(crawl.checkpoint.get("page", 1))
     total = crawl.checkpoint.get("total")
-    while True:
-        try:
-            result = await crawl.client.page("/notes", page=page, endpoint="/notes")
-        except MonicaError as err:
-            if err.transient:
-                raise
-            crawl.error(f"{err.message}; notes page {page} skipped")
-            break
-        if total is None:
-            total = result.total
-        for start in range(0, len(result.data), ITEM_CHUNK) or [0]:
-            async with crawl.step() as session:
-                await _notes_chunk(crawl, session, result.data[start : start + ITEM_CHUNK])
-                crawl.checkpoint = {
-                    "phase": "notes",
-                    "started": True,
-                    "page": page + 1,
-                    "total": total,
-                }
-                await crawl.progress(session, crawl.summary["notes"], total)
-        if page >= result.last_page or not result.data:
-            break
-        page += 1
+    async with PagesAhead(
+        lambda n: crawl.client.page("/notes", page=n, endpoint="/notes")
+    ) as pages:
+        while True:
+            try:
+                result = await pages.get(page)
+            except MonicaError as err:
+                if err.transient:
+                    raise
+                crawl.error(f"{err.message}; notes page {page} skipped")
+                break
+            if page < result.last_page and result.data:
+                await pages.ahead(page + 1)
+            if total is None:
+                total = result.total
+            for start in range(0, len(result.data), ITEM_CHUNK) or [0]:
+                async with crawl.step() as session:
+                    await _notes_chunk(crawl, session, result.data[start : start + ITEM_CHUNK])
+                    crawl.checkpoint = {
+                        "phase": "notes",
+                        "started": True,
+                        "page": page + 1,
+                        "total": total,
+                    }
+                    await crawl.progress(session, crawl.summary["notes"], total)
+            if page >= result.last_page or not result.data:
+                break
+            page += 1
     await _notes_shortfall(crawl, total)
     crawl.checkpoint = {"phase": "coverage_backfill"}
 
