@@ -32,6 +32,7 @@ from sqlalchemy.engine import Engine
 
 from kith_common.accounts import create_account
 from kith_common.db.migrate import migrate
+from kith_common.logging import configure_logging
 from kith_common.ports import free_port
 from kith_common.settings import Settings
 from kith_common.testing.bus import drop_streams
@@ -321,6 +322,9 @@ def main() -> None:
         default=0,
         help="print the N statements (first 90 characters) with most time inside them to stderr",
     )
+    # Warnings only, to stderr: structlog's default prints every info line to stdout, which
+    # costs the importer time and mixes with the JSON result.
+    configure_logging(service="bench", log_format="console", level="warning")
     print(json.dumps(asyncio.run(run(parser.parse_args()))))
 
 
