@@ -10,8 +10,10 @@ name, so a DNS answer that changes between check and connect (rebinding) cannot 
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import socket
+import ssl
 from typing import Final
 
 import httpx
@@ -116,12 +118,23 @@ async def resolve_checked(host: str, port: int, *, allow_private: bool) -> IPAdd
     return addresses[0]
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """One verifying TLS context per process, shared by every Monica client.
+
+    Building one loads the whole CA bundle: ~60 ms of CPU, paid by every crawl, misc phase
+    and photo sync that opened a client. A context only holds settings and trust roots, so
+    sharing it between connections is safe.
+    """
+    return httpx.create_ssl_context()
+
+
 class GuardedTransport(httpx.AsyncBaseTransport):
     """An httpx transport that connects only to checked addresses (no second resolution)."""
 
     def __init__(self, *, allow_private: bool, inner: httpx.AsyncBaseTransport | None = None):
         self._allow_private = allow_private
-        self._inner = inner or httpx.AsyncHTTPTransport(retries=0)
+        self._inner = inner or httpx.AsyncHTTPTransport(retries=0, verify=_tls_context())
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url

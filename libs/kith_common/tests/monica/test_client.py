@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import http.server
+import ssl
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 
 from kith_common.monica.client import MonicaClient
@@ -172,3 +179,38 @@ async def test_ssrf_guard_refuses_private_addresses(url: str) -> None:
 async def test_allow_flag_lifts_the_guard(server: FakeMonicaServer) -> None:
     async with MonicaClient(server.url, TOKEN, allow_private=True) as client:
         assert (await client.me())["name"] == "Ada Lovelace"
+
+
+@pytest.fixture
+def self_signed_https(tmp_path: Path) -> Iterator[str]:
+    """An HTTPS server whose certificate no public CA signed (made with the openssl CLI)."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = http.server.HTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+async def test_every_client_verifies_tls_certificates(self_signed_https: str) -> None:
+    """Clients share one TLS context (built once per process); it must still verify."""
+    for _ in range(2):
+        async with MonicaClient(
+            self_signed_https, TOKEN, allow_private=True, sleep=Sleeps()
+        ) as client:
+            with pytest.raises(MonicaUnavailable, match=r"(?i)certificate"):
+                await client.me()
