@@ -15,10 +15,11 @@ from collections.abc import AsyncIterator
 import nats
 import pytest_asyncio
 from sqlalchemy import delete, func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from kith_common.cli.commands import publish_scans_for_all_accounts, weekly_scan_id
 from kith_common.db.models import DuplicateCandidate, Inbox, Outbox
+from kith_common.db.session import create_engine
 from kith_common.dedup.testing import new_account
 from kith_common.events.subjects import DEDUP_SCAN_COMPLETED
 from kith_common.service import Runtime
@@ -42,6 +43,22 @@ def test_weekly_id_is_stable_within_an_iso_week_and_changes_across() -> None:
         7, sunday_night
     )
     assert weekly_scan_id(7, monday, "t1") != weekly_scan_id(7, monday)
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def database_url(own_database_url: str) -> str:
+    """This module's tests queue a scan for every account: a database of their own keeps
+    "every account" to the accounts they made, not the whole suite's."""
+    return own_database_url
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    created = create_engine(database_url)
+    try:
+        yield created
+    finally:
+        await created.dispose()
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -95,7 +112,7 @@ async def test_dedup_scan_twice_in_one_week_scans_each_account_once(
     ours = [one.account_id, two.account_id]
     week_ids = [weekly_scan_id(a, dt.datetime.now(dt.UTC), stream_prefix) for a in ours]
 
-    assert await publish_scans_for_all_accounts(session_factory) >= 2  # every account
+    assert await publish_scans_for_all_accounts(session_factory) == 2  # every account
     assert await publish_scans_for_all_accounts(session_factory) == 0  # same week: none
     for account_id in ours:
         await eventually(lambda a=account_id: _scans_completed(session_factory, a), timeout=60)

@@ -19,6 +19,7 @@ from kith_common.events import subjects
 from kith_common.events.payloads.imports import CheckConnection
 from kith_common.events.registry import build_envelope, parse_reply
 from kith_common.service import Runtime
+from kith_common.testing import eventually
 from kith_common.testing.fake_monica import (
     FakeMonica,
     FakeMonicaServer,
@@ -62,7 +63,10 @@ async def test_cancel_mid_listing_stops_before_writing_more_and_wipes_the_key(
     fake.on_arrival = watch
     fake.add_fault(Fault("/api/contacts", kind="slow", delay=2.0, page=2))
     import_id = await create(session_factory, account, server.url, options={"photos": True})
+    # Page two is read ahead while page one is written and answers after 2 s: cancel once
+    # page one's first contacts are in, while the listing has page two still to come.
     assert await asyncio.to_thread(page_two.wait, 60)
+    await eventually(lambda: _contacts(session_factory, account[0]), timeout=30)
     async with session_factory() as session, session.begin():
         await imports.request_cancel(session, account_id=account[0], import_id=import_id)
     async with session_factory() as session:
@@ -280,3 +284,10 @@ async def test_connection_check_answers_ok_rejected_and_web_page(
     page = await _check(importer, session_factory, account, server.url, "test-token")
     assert (page["ok"], page["code"]) == (False, "not_monica")
     assert "web page" in page["message"]
+
+
+async def _contacts(sessions: Sessions, account_id: int) -> int:
+    async with sessions() as session:
+        return int(
+            await session.scalar(select(func.count()).where(Contact.account_id == account_id)) or 0
+        )

@@ -8,9 +8,8 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kith_common.cli.commands import publish_scans_for_all_accounts
 from kith_common.db.models import DuplicateCandidate, Import, ImportRecord, Outbox
-from kith_common.dedup.testing import Seeder, new_account
+from kith_common.dedup.testing import Seeder
 from kith_common.events.payloads.dedup import ScanDuplicates
 from kith_common.events.payloads.imports import ImportCompleted, ImportCounts, ImportOptions
 from kith_common.events.payloads.phones import RenormalizePhones
@@ -124,21 +123,6 @@ async def test_import_completed_runs_an_incremental_scan_of_its_contacts(
     assert (data["contacts_considered"], data["pairs_found"]) == (1, 1)
     rows = await pending(session_factory, seed.account_id)
     assert [(r.contact_id, r.duplicate_contact_id) for r in rows] == [(old, new)]
-
-
-async def test_weekly_job_scans_every_account(
-    dedup: Runtime, db: AsyncSession, session_factory: Any
-) -> None:
-    async with db.begin():
-        one, two = await new_account(db), await new_account(db)
-        await one.named("John Smith")
-        await one.named("John Smithe")
-        await two.named("Jane Doe")
-        await two.named("Jane Doee")
-    await publish_scans_for_all_accounts(session_factory)
-    for seed in (one, two):
-        rows = await eventually(lambda s=seed: pending(session_factory, s.account_id), timeout=60)
-        assert len(rows) == 1
 
 
 async def test_renormalize_command_backfills_and_triggers_a_scan(

@@ -13,6 +13,7 @@ Registered as the `kith` entry point of the `pytest11` group (libs/kith_common/p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import os
 import secrets
@@ -46,6 +47,7 @@ __all__ = [
     "kith_postgres_server_url",
     "kith_state_dir",
     "nats_url",
+    "own_database_url",
     "session_factory",
     "stream_prefix",
 ]
@@ -211,14 +213,14 @@ def _dsn(url: URL) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-@pytest_asyncio.fixture(loop_scope="session", scope="session")
-async def database_url(kith_postgres_server_url: str) -> AsyncIterator[str]:
-    """A fresh `kith_test_<hex>` database, migrated once, dropped after the session."""
+@contextlib.asynccontextmanager
+async def _migrated_database(server_url: str) -> AsyncIterator[str]:
+    """A fresh `kith_test_<hex>` database, migrated, dropped on exit (asyncpg URL)."""
     # Imported here: the plugin loads before any test, and a broken migration should fail the
     # tests that need a database, not pytest's start-up.
     from kith_common.db.migrate import migrate
 
-    server = make_url(kith_postgres_server_url)
+    server = make_url(server_url)
     name = f"kith_test_{secrets.token_hex(4)}"
     admin = await asyncpg.connect(_dsn(server))
     try:
@@ -236,6 +238,24 @@ async def database_url(kith_postgres_server_url: str) -> AsyncIterator[str]:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         finally:
             await admin.close()
+
+
+@pytest_asyncio.fixture(loop_scope="session", scope="session")
+async def database_url(kith_postgres_server_url: str) -> AsyncIterator[str]:
+    """A fresh `kith_test_<hex>` database, migrated once, dropped after the session."""
+    async with _migrated_database(kith_postgres_server_url) as url:
+        yield url
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def own_database_url(kith_postgres_server_url: str) -> AsyncIterator[str]:
+    """A migrated database of this test alone, dropped after it.
+
+    For tests of work over *every* account of a database (the weekly scan): the session's
+    database holds every other test's accounts, so "every account" there grows with the suite.
+    """
+    async with _migrated_database(kith_postgres_server_url) as url:
+        yield url
 
 
 @pytest_asyncio.fixture(loop_scope="session", scope="session")
