@@ -9,6 +9,7 @@ pytest.
     .venv/bin/python bench/importer/bench_import.py --contacts 1000            # limit off
     .venv/bin/python bench/importer/bench_import.py --contacts 1000 --limit 55 --fake-limit 60
     .venv/bin/python bench/importer/bench_import.py --contacts 1000 --density 0.7
+    .venv/bin/python bench/importer/bench_import.py --contacts 1000 --latency 0.2  # remote Monica
 
 With `--limit N --window S` the client and the fake both use an S-second window (the default
 60 s makes a 1,000-contact import take about as long as Monica would allow: minutes).
@@ -75,7 +76,9 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         notes_per_contact=args.notes,
         relationship_ratio=0.05,
     )
-    fake = FakeMonica(world, rate_limit=args.fake_limit, rate_window=args.window)
+    fake = FakeMonica(
+        world, rate_limit=args.fake_limit, rate_window=args.window, latency=args.latency
+    )
     try:
         async with runtime.sessions() as session, session.begin():
             account, user = await create_account(
@@ -133,6 +136,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "density": args.density,
         "limit_per_window": args.limit,
         "window_seconds": args.window,
+        "latency_seconds": args.latency,
         "status": row.status,
         "imported": summary.get("contacts"),
         "notes": summary.get("notes"),
@@ -279,6 +283,8 @@ def _fake_process(fake: FakeMonica, args: argparse.Namespace) -> tuple[str, obje
             str(args.fake_limit),
             "--rate-window",
             str(args.window),
+            "--latency",
+            str(args.latency),
         ],
     )
     url = f"http://127.0.0.1:{port}"
@@ -308,6 +314,9 @@ def main() -> None:
     parser.add_argument("--notes", type=float, default=0.5)
     parser.add_argument("--limit", type=int, default=0, help="client limit per window (0 = off)")
     parser.add_argument("--fake-limit", type=int, default=0, help="the fake's limit per window")
+    parser.add_argument(
+        "--latency", type=float, default=0.0, help="seconds each fake answer waits (remote Monica)"
+    )
     parser.add_argument("--window", type=float, default=60.0)
     parser.add_argument("--fake-process", action="store_true", help="run the fake in a subprocess")
     parser.add_argument("--profile", help="write a pyinstrument profile of the import to this file")

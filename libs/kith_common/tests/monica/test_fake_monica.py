@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import pytest
 
@@ -147,3 +149,11 @@ def test_counters_and_ordered_log_record_every_request(
     assert fake.count("/api/contacts/{id}", 404) == 1
     assert [e.endpoint for e in fake.log] == ["/api/me", "/api/contacts/{id}"]
     assert httpx.get(server.url + "/__fake/stats").json()["total"] == 2
+
+
+def test_latency_delays_every_answer_as_a_remote_monica_would(fake: FakeMonica) -> None:
+    fake.latency = 0.3
+    with FakeMonicaServer(fake) as slow:
+        started = time.monotonic()
+        assert _get(slow, "/api/contacts", limit=1).status_code == 200
+        assert time.monotonic() - started >= 0.3

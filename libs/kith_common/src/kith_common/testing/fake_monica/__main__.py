@@ -20,6 +20,9 @@ def main() -> None:
     parser.add_argument("--token", default="test-token")
     parser.add_argument("--rate-limit", type=int, default=60, help="requests per window; 0 = off")
     parser.add_argument("--rate-window", type=float, default=60.0)
+    parser.add_argument(
+        "--latency", type=float, default=0.0, help="seconds each answer waits (a remote Monica)"
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     args = parser.parse_args()
@@ -34,7 +37,9 @@ def main() -> None:
             documents=4,
             misc_per_contact=1.0,
         )
-    fake = FakeMonica(world, rate_limit=args.rate_limit, rate_window=args.rate_window)
+    fake = FakeMonica(
+        world, rate_limit=args.rate_limit, rate_window=args.rate_window, latency=args.latency
+    )
     uvicorn.run(fake, host=args.host, port=args.port, log_level="warning")
 
 

@@ -133,6 +133,9 @@ class FakeMonica:
     rate_window: float = 60.0
     tie_drop: set[str] = field(default_factory=lambda: {"contacts"})
     poison_ids: set[int] = field(default_factory=set)
+    # Seconds every authenticated answer waits first, as a Monica across a network (and PHP
+    # building the page) would; 0 answers at once, as loopback does.
+    latency: float = 0.0
     clock: Callable[[], float] = time.monotonic
     on_request: Callable[[FakeMonica, LogEntry], None] | None = None
     # Called when a request arrives, before faults (a slow fault sleeps after it).
@@ -296,6 +299,8 @@ class FakeMonica:
                 )
                 self._record(request, endpoint, 429, user["id"])
                 return None, response, headers
+        if self.latency > 0:
+            await asyncio.sleep(self.latency)
         fault = self._take_fault(request, endpoint)
         if fault is not None:
             response_or_none = await self._apply(fault, headers)
