@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from kith_common.db.models import (
 )
 from kith_common.events import subjects
 from kith_common.testing.fake_monica import FakeMonica, World, generate
+from kith_importer.phases import REFERENCE_ENDPOINTS
 from kith_importer.testing import snapshot
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -307,3 +309,27 @@ async def test_page_two_always_500_fails_naming_page_two_and_keeps_page_one(
         kept = await session.scalar(select(func.count()).where(Contact.account_id == account[0]))
     assert kept is not None
     assert 90 <= kept <= 100  # page 1, never left half-written
+
+
+async def test_reference_lists_are_read_together_and_a_failing_one_fails_the_import(
+    run_import: Any, fake: FakeMonica
+) -> None:
+    """With a remote Monica's latency, four lists read one by one cost four round trips."""
+    from kith_common.testing.fake_monica import Fault
+
+    arrivals: dict[str, float] = {}
+
+    def arrived(_: FakeMonica, path: str, _query: str) -> None:
+        arrivals.setdefault(path, time.monotonic())
+
+    fake.on_arrival = arrived
+    fake.latency = 1.0
+    fake.add_fault(Fault("/api/relationshiptypes", kind="login_page", times=None))
+    row = await run_import()
+    assert row.status == "failed"
+    assert "web page" in (row.error or "")
+    assert "relationshiptypes" in (row.error or "")
+    reference = [arrivals[f"/api/{name}"] for name in REFERENCE_ENDPOINTS]
+    # One by one, each would arrive at least a second (the latency) after the one before.
+    assert max(reference) - min(reference) < 1.0
+    assert "/api/contacts" not in arrivals  # the listing never started

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,9 +64,18 @@ async def run_phases(crawl: Crawl) -> None:
 
 
 async def reference_data(crawl: Crawl) -> None:
+    # The four lists are independent: read together, a remote Monica's latency is paid once,
+    # not four times (the shared rate limiter still spaces the requests). On failure the first
+    # endpoint's error in this order is raised, as reading them one by one would.
+    results = await asyncio.gather(
+        *(_all_pages(crawl, f"/{endpoint}", fatal=True) for endpoint in REFERENCE_ENDPOINTS),
+        return_exceptions=True,
+    )
     pages: dict[str, list[Any]] = {}
-    for endpoint in REFERENCE_ENDPOINTS:
-        pages[endpoint] = await _all_pages(crawl, f"/{endpoint}", fatal=True)
+    for endpoint, result in zip(REFERENCE_ENDPOINTS, results, strict=True):
+        if isinstance(result, BaseException):
+            raise result
+        pages[endpoint] = result
     async with crawl.step() as session:
         refmap = ReferenceMap(crawl.scope.account_id)
         await prime(session, refmap, pages)
