@@ -26,6 +26,11 @@ _URL_CREDENTIALS = re.compile(r"(\w+://[^/\s:@]+:)[^@\s/]+@")
 _SAFE_NAMES = frozenset({"token_prefix", "token_id", "token_name", "storage_key", "match_key"})
 
 
+# The logger every service's broker is given. At INFO FastStream reports each subscriber task's
+# end ("callback for Task-7 is being executed..."); only its warnings and errors are kept.
+BROKER_LOGGER = "kith.broker"
+
+
 def redact_text(text: str) -> str:
     """Blank token-, bearer- and credential-looking parts of free text (errors, letters)."""
     return str(_scrub(text))
@@ -97,8 +102,17 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access", "faststream.access"):
+    for noisy in ("uvicorn.access", BROKER_LOGGER):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    _adopt_faststream_logger()
+
+
+def _adopt_faststream_logger() -> None:
+    """FastStream's module logger keeps a handler of its own and stops propagation, which would
+    put its warnings outside the JSON pipeline; hand them to the root handler instead."""
+    own = logging.getLogger("faststream")
+    own.handlers[:] = []
+    own.propagate = True
 
 
 class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]

@@ -36,6 +36,7 @@ from kith_common.bus.subscribe import Consumer, Handler
 from kith_common.db.migrate import head_revision
 from kith_common.db.session import create_engine, session_factory
 from kith_common.health import HealthState, health_app
+from kith_common.logging import BROKER_LOGGER
 from kith_common.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -67,6 +68,8 @@ class Runtime:
         self.broker = NatsBroker(
             settings.nats_url,
             graceful_timeout=float(settings.shutdown_grace_seconds),
+            # FastStream's own logger writes coloured text to stdout, past the JSON pipeline.
+            logger=logging.getLogger(BROKER_LOGGER),
             log_level=logging.DEBUG,
             connect_timeout=5,
             max_reconnect_attempts=-1,
