@@ -18,7 +18,6 @@ With `--limit N --window S` the client and the fake both use an S-second window 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import subprocess
@@ -28,11 +27,13 @@ import time
 import uuid
 
 import httpx
+import uvloop
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from kith_common.accounts import create_account
 from kith_common.db.migrate import migrate
+from kith_common.heap import freeze_startup_heap
 from kith_common.logging import configure_logging
 from kith_common.ports import free_port
 from kith_common.settings import Settings
@@ -67,6 +68,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         await _analyze(settings.database_url)
     runtime = build_app(settings, ImporterConfig.from_settings(settings, encryption_key=KEY))
     await runtime.start()
+    freeze_startup_heap()  # as `kith serve` does once a service is up
     sql = _count_statements()
     phase_times = _time_phases(sql)
     world = generate(
@@ -84,13 +86,15 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             account, user = await create_account(
                 session, name="Bench", email=f"{prefix}@example.org"
             )
+        fake_pid: int | None = None
         if args.fake_process:
-            url, stop = _fake_process(fake, args)
+            url, stop, fake_pid = _fake_process(fake, args)
         else:
             server = FakeMonicaServer(fake).start()
             url, stop = server.url, server.stop
         try:
             profiler = _profiler(args.profile)
+            others_started = _others_cpu(fake_pid)
             started, cpu_started = time.monotonic(), time.process_time()
             sql.update(count=0, seconds=0.0)
             BY_STATEMENT.clear()
@@ -103,6 +107,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
             row = await wait_for(runtime.sessions, import_id, timeout=3600)
             wall = time.monotonic() - started
             cpu = time.process_time() - cpu_started
+            others = {k: v - others_started.get(k, 0.0) for k, v in _others_cpu(fake_pid).items()}
             if profiler is not None:
                 profiler.stop()
                 with open(args.profile, "w") as out:
@@ -159,6 +164,9 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "statements_per_contact": round(statements / max(1, summary.get("contacts") or 0), 2),
         "sql_seconds": round(sql_seconds, 2),
         "importer_cpu_seconds": round(cpu, 2),
+        "postgres_cpu_seconds": round(others["postgres"], 2),
+        "fake_cpu_seconds": round(others["fake"], 2) if fake_pid else None,
+        "box_cpu_seconds": round(others["box"], 2),
         "merged": summary.get("merged"),
         "relationships": summary.get("relationships"),
         "phases_wall_cpu_statements": {
@@ -264,7 +272,25 @@ async def _analyze(url: str) -> None:
         await conn.close()
 
 
-def _fake_process(fake: FakeMonica, args: argparse.Namespace) -> tuple[str, object]:
+def _others_cpu(fake_pid: int | None) -> dict[str, float]:
+    """CPU seconds so far of every PostgreSQL process on this host, of the fake's process and
+    of the whole box (all cores), so a run shows what the import cost beside the importer."""
+    import psutil
+
+    postgres = 0.0
+    for proc in psutil.process_iter(["name", "cpu_times"]):
+        times = proc.info["cpu_times"]
+        if proc.info["name"] in {"postgres", "postmaster"} and times is not None:
+            postgres += times.user + times.system
+    fake = 0.0
+    if fake_pid is not None:
+        times = psutil.Process(fake_pid).cpu_times()
+        fake = times.user + times.system
+    box = psutil.cpu_times()
+    return {"postgres": postgres, "fake": fake, "box": box.user + box.system}
+
+
+def _fake_process(fake: FakeMonica, args: argparse.Namespace) -> tuple[str, object, int]:
     """The fake in a process of its own, so it does not share the importer's GIL."""
     fixture = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)  # noqa: SIM115
     fixture.write(fake.world.to_json())
@@ -303,7 +329,7 @@ def _fake_process(fake: FakeMonica, args: argparse.Namespace) -> tuple[str, obje
         proc.wait(10)
         os.unlink(fixture.name)
 
-    return url, stop
+    return url, stop, proc.pid
 
 
 def main() -> None:
@@ -334,7 +360,8 @@ def main() -> None:
     # Warnings only, to stderr: structlog's default prints every info line to stdout, which
     # costs the importer time and mixes with the JSON result.
     configure_logging(service="bench", log_format="console", level="warning")
-    print(json.dumps(asyncio.run(run(parser.parse_args()))))
+    # uvloop, as `kith serve` runs every service.
+    print(json.dumps(uvloop.run(run(parser.parse_args()))))
 
 
 if __name__ == "__main__":

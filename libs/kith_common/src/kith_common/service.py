@@ -36,6 +36,7 @@ from kith_common.bus.subscribe import Consumer, Handler
 from kith_common.db.migrate import head_revision
 from kith_common.db.session import create_engine, session_factory
 from kith_common.health import HealthState, health_app
+from kith_common.heap import freeze_startup_heap, release_startup_heap
 from kith_common.logging import BROKER_LOGGER
 from kith_common.settings import Settings
 
@@ -197,9 +198,15 @@ class Runtime:
         received = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, received.set)
-        await self.start()
-        await received.wait()
-        await self.stop()
+        try:
+            await self.start()
+            freeze_startup_heap()
+            await received.wait()
+            await self.stop()
+        finally:
+            release_startup_heap()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
 
     # --- internals ---------------------------------------------------------------------------
 

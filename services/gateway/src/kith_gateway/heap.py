@@ -1,32 +1,25 @@
-"""Keeping the start-up heap out of the garbage collector's way.
+"""The gateway freezes its start-up heap as its last start hook.
 
-Once the API is built the gateway holds ~210,000 long-lived objects (routes, pydantic
-validators, SQLAlchemy mappers, the OpenAPI document). CPython's full collection walks all
-of them: under 50 users it ran about every 7 s and paused the event loop for 100-142 ms,
-which was the whole of the duplicates list's p99 (docs/performance.md, issue #3). Moving
-them to the permanent generation once start-up is done (`gc.freeze`, the pattern CPython
-documents for pre-fork servers) leaves each collection only what requests allocate.
+`kith serve` freezes every service's heap once it is up (`kith_common.heap`); the gateway also
+does it from its own start hooks, so a gateway started in-process (tests, the load bench,
+`kith dev`) is measured as it runs in production.
 """
 
 from __future__ import annotations
 
-import gc
-
+from kith_common.heap import freeze_startup_heap, release_startup_heap
 from kith_common.service import Runtime
 
 
-async def freeze_startup_heap(_: Runtime) -> None:
-    """Collect once, then freeze every surviving object; runs as the last start hook."""
-    gc.collect()
-    gc.freeze()
+async def _freeze(_: Runtime) -> None:
+    freeze_startup_heap()
 
 
-async def release_startup_heap(_: Runtime) -> None:
-    """Hand the frozen objects back to the collector, so a stopped runtime can be freed."""
-    gc.unfreeze()
+async def _release(_: Runtime) -> None:
+    release_startup_heap()
 
 
 def install(runtime: Runtime) -> None:
     """Freeze after every other start hook; release on stop."""
-    runtime.on_start.append(freeze_startup_heap)
-    runtime.on_stop.append(release_startup_heap)
+    runtime.on_start.append(_freeze)
+    runtime.on_stop.append(_release)

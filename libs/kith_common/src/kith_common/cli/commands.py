@@ -10,6 +10,7 @@ import urllib.error
 import urllib.request
 import uuid
 
+import uvloop
 from sqlalchemy import select
 
 from kith_common.settings import Settings, SettingsError
@@ -31,7 +32,8 @@ def serve(settings: Settings, service: str) -> int:
     configure_logging(service=service, log_format=settings.log_format, level=settings.log_level)
     build_app = load_service(service)
     runtime = build_app(settings)
-    asyncio.run(runtime.run_until_signalled())
+    # uvloop: asyncpg and nats-py spend less CPU per round trip on it (docs/performance.md).
+    uvloop.run(runtime.run_until_signalled())
     return 0
 
 
