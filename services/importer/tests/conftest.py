@@ -70,6 +70,8 @@ def importer_config(settings: Any, **overrides: Any) -> ImporterConfig:
         "max_deliver": 3,
         "nack_delays": (0.2,),
         "encryption_key": KEY,
+        # Low enough that the 40-contact world refreshes statistics once, as 1,000 would.
+        "analyze_after_contacts": 20,
     }
     values.update(overrides)
     return ImporterConfig.from_settings(settings, **values)

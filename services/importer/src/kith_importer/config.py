@@ -51,6 +51,9 @@ class ImporterConfig:
     max_deliver: int = 8
     backoff_base: float = 1.0
     nack_delays: tuple[float, ...] = (5.0, 15.0, 60.0, 120.0, 300.0)
+    # Refresh the planner's statistics when an import reaches this many contacts, then at
+    # every doubling (kith_importer.statistics); 0 turns it off.
+    analyze_after_contacts: int = 1000
     owner: str = field(default_factory=worker_id)
 
     @classmethod

@@ -39,6 +39,7 @@ from kith_importer.misc.queries import STATS_KIND
 from kith_importer.misc.shortfall import counts_of
 from kith_importer.parsing import as_dict
 from kith_importer.reference import ReferenceMap
+from kith_importer.statistics import PlannerStatistics
 
 __all__ = [
     "CHUNK",
@@ -123,6 +124,8 @@ class Crawl:
     # fence itself, in the statement that refreshes the lease (`imports.fenced_beat`), instead
     # of `unit_of_work`'s separate SELECT … FOR SHARE. Same lock, same refusal.
     fenced_step: tuple[int, int, UnitOfWork] | None = None
+    # Refreshes import_records' statistics as the import grows; None in tests of one phase.
+    statistics: PlannerStatistics | None = None
     _base_requests: int = 0
     _base_wait: float = 0.0
     _base_duration: float = 0.0

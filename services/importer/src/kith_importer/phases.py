@@ -167,6 +167,8 @@ async def listing(crawl: Crawl) -> None:
                         "total": total,
                     }
                     await crawl.progress(session, crawl.summary["contacts"], total)
+            if crawl.statistics is not None:
+                crawl.statistics.grew_to(crawl.summary["contacts"])
             if page >= result.last_page or not rows:
                 break
             page += 1

@@ -30,6 +30,7 @@ from kith_importer.contacts import CrawlScope
 from kith_importer.crawl import CancelSeen, Crawl, FatalImport, LeaseLost, UnitOfWork
 from kith_importer.monica import open_client
 from kith_importer.phases import run_phases
+from kith_importer.statistics import PlannerStatistics
 
 __all__ = ["HEARTBEAT_SECONDS", "run_import"]
 
@@ -117,6 +118,7 @@ async def _run(
             ),
             options=options,
             fenced_step=_fenced_step(ctx, sessions),
+            statistics=PlannerStatistics(sessions, config.analyze_after_contacts),
         )
         if status == "cancelling":
             await crawl.cancelled()
@@ -137,6 +139,8 @@ async def _run(
                 await beat
             RUNNING.pop(import_id, None)
             await client.aclose()
+            if crawl.statistics is not None:
+                await crawl.statistics.aclose()
 
 
 async def _crawl(ctx: MessageContext[StartImport], crawl: Crawl, config: ImporterConfig) -> None:
