@@ -42,6 +42,7 @@ __all__ = [
     "DEFAULT_TEST_NATS_URL",
     "NATS_URL_ENV",
     "database_url",
+    "empty_database_url",
     "engine",
     "eventually",
     "kith_postgres_server_url",
@@ -214,8 +215,9 @@ def _dsn(url: URL) -> str:
 
 
 @contextlib.asynccontextmanager
-async def _migrated_database(server_url: str) -> AsyncIterator[str]:
-    """A fresh `kith_test_<hex>` database, migrated, dropped on exit (asyncpg URL)."""
+async def _scratch_database(server_url: str, *, migrated: bool = True) -> AsyncIterator[str]:
+    """A fresh `kith_test_<hex>` database, migrated unless asked not to, dropped on exit
+    (asyncpg URL)."""
     # Imported here: the plugin loads before any test, and a broken migration should fail the
     # tests that need a database, not pytest's start-up.
     from kith_common.db.migrate import migrate
@@ -230,7 +232,8 @@ async def _migrated_database(server_url: str) -> AsyncIterator[str]:
     url = server.set(drivername="postgresql+asyncpg", database=name)
     rendered = url.render_as_string(hide_password=False)
     try:
-        await migrate(rendered)
+        if migrated:
+            await migrate(rendered)
         yield rendered
     finally:
         admin = await asyncpg.connect(_dsn(server))
@@ -243,7 +246,7 @@ async def _migrated_database(server_url: str) -> AsyncIterator[str]:
 @pytest_asyncio.fixture(loop_scope="session", scope="session")
 async def database_url(kith_postgres_server_url: str) -> AsyncIterator[str]:
     """A fresh `kith_test_<hex>` database, migrated once, dropped after the session."""
-    async with _migrated_database(kith_postgres_server_url) as url:
+    async with _scratch_database(kith_postgres_server_url) as url:
         yield url
 
 
@@ -254,7 +257,14 @@ async def own_database_url(kith_postgres_server_url: str) -> AsyncIterator[str]:
     For tests of work over *every* account of a database (the weekly scan): the session's
     database holds every other test's accounts, so "every account" there grows with the suite.
     """
-    async with _migrated_database(kith_postgres_server_url) as url:
+    async with _scratch_database(kith_postgres_server_url) as url:
+        yield url
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def empty_database_url(kith_postgres_server_url: str) -> AsyncIterator[str]:
+    """An empty, unmigrated database of this test alone (the migration tests), dropped after."""
+    async with _scratch_database(kith_postgres_server_url, migrated=False) as url:
         yield url
 
 
