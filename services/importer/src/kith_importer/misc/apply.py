@@ -99,6 +99,35 @@ def _contact(out: Mapped, resolved: dict[int, int | str], tally: Tally) -> int |
     return local
 
 
+def _owned_rows(
+    scope: MiscScope,
+    mapped: list[tuple[str, Mapped]],
+    resolved: dict[int, int | str],
+    tally: Tally,
+) -> dict[str, dict[str, Any]]:
+    """Rows of items that belong to one imported contact, created by the importing user;
+    an item whose contact is missing is counted as skipped and left out."""
+    rows: dict[str, dict[str, Any]] = {}
+    for key, out in mapped:
+        contact = _contact(out, resolved, tally)
+        if contact is not None:
+            rows[key] = {**out.values, "contact_id": contact, "creator_id": scope.user_id}
+    return rows
+
+
+async def _upsert(
+    session: AsyncSession, scope: MiscScope, entity: str, rows: dict[str, dict[str, Any]]
+) -> dict[str, int]:
+    return await queries.upsert_rows(
+        session,
+        account_id=scope.account_id,
+        import_id=scope.import_id,
+        source=scope.source,
+        entity=entity,
+        rows=rows,
+    )
+
+
 async def _write_simple(
     session: AsyncSession,
     scope: MiscScope,
@@ -128,14 +157,7 @@ async def _write_simple(
             )
             values["creator_id"] = scope.user_id
         rows[key] = values
-    written = await queries.upsert_rows(
-        session,
-        account_id=scope.account_id,
-        import_id=scope.import_id,
-        source=scope.source,
-        entity=mtype.entity,
-        rows=rows,
-    )
+    written = await _upsert(session, scope, mtype.entity, rows)
     tally.add(mtype.count, len(written))
 
 
@@ -160,14 +182,7 @@ async def _write_activities(
             continue
         rows[key] = {**out.values, "creator_id": scope.user_id}
         attendees[key] = local
-    written = await queries.upsert_rows(
-        session,
-        account_id=scope.account_id,
-        import_id=scope.import_id,
-        source=scope.source,
-        entity="activity",
-        rows=rows,
-    )
+    written = await _upsert(session, scope, "activity", rows)
     links = [(written[k], c) for k, cs in attendees.items() for c in cs]
     await queries.link_attendees(session, scope.account_id, links)
     tally.add(mtype.count, len(written))
@@ -181,15 +196,10 @@ async def _write_reminders(
     resolved: dict[int, int | str],
     tally: Tally,
 ) -> None:
-    rows: dict[str, dict[str, Any]] = {}
-    owners: dict[str, int] = {}
+    rows = _owned_rows(scope, mapped, resolved, tally)
+    owners = {key: int(values["contact_id"]) for key, values in rows.items()}
     for key, out in mapped:
-        contact = _contact(out, resolved, tally)
-        if contact is None:
-            continue
-        owners[key] = contact
-        rows[key] = {**out.values, "contact_id": contact, "creator_id": scope.user_id}
-        if out.reminder.get("approximated"):
+        if key in rows and out.reminder.get("approximated"):
             tally.add("reminders_approximated")
     days = await queries.birthdays(session, scope.account_id, owners.values())
     births: dict[str, int] = {}
@@ -215,14 +225,7 @@ async def _write_reminders(
         )
         if local is not None:
             births[key] = local
-    written = await queries.upsert_rows(
-        session,
-        account_id=scope.account_id,
-        import_id=scope.import_id,
-        source=scope.source,
-        entity="reminder",
-        rows=rows,
-    )
+    written = await _upsert(session, scope, "reminder", rows)
     if births:
         await record_many(
             session,
@@ -253,25 +256,13 @@ async def _write_conversations(
     resolved: dict[int, int | str],
     tally: Tally,
 ) -> None:
-    rows: dict[str, dict[str, Any]] = {}
-    kept: list[tuple[str, Mapped]] = []
-    for key, out in mapped:
-        contact = _contact(out, resolved, tally)
-        if contact is None:
-            continue
-        rows[key] = {**out.values, "contact_id": contact, "creator_id": scope.user_id}
-        kept.append((key, out))
-    written = await queries.upsert_rows(
-        session,
-        account_id=scope.account_id,
-        import_id=scope.import_id,
-        source=scope.source,
-        entity="conversation",
-        rows=rows,
-    )
+    rows = _owned_rows(scope, mapped, resolved, tally)
+    written = await _upsert(session, scope, "conversation", rows)
     tally.add(mtype.count, len(written))
     messages: dict[str, dict[str, Any]] = {}
-    for key, out in kept:
+    for key, out in mapped:
+        if key not in rows:
+            continue
         for message in out.messages:
             label = f"Message {message['key']} of conversation {key}"
             for problem in message["problems"]:
@@ -285,14 +276,7 @@ async def _write_conversations(
                 "direction": message["direction"],
                 "sent_at": message["sent_at"],
             }
-    stored = await queries.upsert_rows(
-        session,
-        account_id=scope.account_id,
-        import_id=scope.import_id,
-        source=scope.source,
-        entity="message",
-        rows=messages,
-    )
+    stored = await _upsert(session, scope, "message", messages)
     tally.add("messages", len(stored))
 
 
