@@ -123,6 +123,9 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                     print(f"{seconds:7.3f} s {int(n):6d}x  {text}", file=sys.stderr)
             stats = httpx.get(url + "/__fake/stats").json()
         finally:
+            # The importer first: its misc phase is still paging, and without its Monica it
+            # would retry for half a minute before it let the runtime stop.
+            await runtime.stop()
             stop()
     finally:
         await runtime.stop()
