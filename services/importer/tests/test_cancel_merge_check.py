@@ -14,7 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kith_common import imports
 from kith_common.crypto import encrypt_secret
-from kith_common.db.models import Contact, Import, ImportConnectionCheck, Note, Outbox
+from kith_common.db.models import (
+    Contact,
+    Import,
+    ImportConnectionCheck,
+    Note,
+    Outbox,
+    Relationship,
+)
 from kith_common.events import subjects
 from kith_common.events.payloads.imports import CheckConnection
 from kith_common.events.registry import build_envelope, parse_reply
@@ -233,6 +240,76 @@ async def test_email_then_phone_links_merge_three_into_one(
             )
         )
     assert live == 1
+
+
+async def test_references_to_merged_contacts_and_a_reimport_land_on_the_survivor(
+    importer: Runtime, session_factory: Sessions, account: tuple[int, int]
+) -> None:
+    """Three Anns merge into one (2 by email, 3 by phone); Zed names 2 and 3 as friends and met
+    through 3. Every reference, and a second import of the same Monica, reaches the survivor:
+    the merges move the losers' mappings to it (dedup.md, merge step 14), and a mapping that
+    still names a loser is followed through `merged_into_id` (importer.md §7.2)."""
+    world = _pair_world(first_email="a@x.org", second_email="a@x.org")
+    world.contacts[2].fields.append(
+        {"id": 5, "type_id": 2, "content": "+1 202 555 0100", "labels": []}
+    )
+    world.add_contact(
+        id=3,
+        first_name="Ann",
+        last_name="Lee",
+        created_at="2021-01-03T00:00:00Z",
+        fields=[{"id": 6, "type_id": 2, "content": "+1 (202) 555-0100", "labels": []}],
+    )
+    zed = world.add_contact(
+        id=4, first_name="Zed", last_name="Roe", created_at="2021-01-04T00:00:00Z"
+    )
+    zed.first_met_through_id = 3
+    world.relate(4, "friend", 2)
+    world.relate(4, "bestfriend", 3)
+    fake = FakeMonica(world)
+
+    async def state() -> tuple[int, list[int], int | None, int]:
+        async with session_factory() as session:
+            live = (
+                await session.scalars(
+                    select(Contact.id).where(
+                        Contact.account_id == account[0],
+                        Contact.merged_into_id.is_(None),
+                        Contact.first_name == "Ann",
+                    )
+                )
+            ).all()
+            zed_row = await session.scalar(
+                select(Contact).where(Contact.account_id == account[0], Contact.first_name == "Zed")
+            )
+            assert zed_row is not None
+            pairs = (
+                await session.execute(
+                    select(Relationship.contact_id, Relationship.related_contact_id).where(
+                        Relationship.account_id == account[0],
+                        (Relationship.contact_id == zed_row.id)
+                        | (Relationship.related_contact_id == zed_row.id),
+                    )
+                )
+            ).all()
+            # A symmetric type is stored once per pair, from either side.
+            related = [b if a == zed_row.id else a for a, b in pairs]
+            total = await session.scalar(
+                select(func.count()).where(Contact.account_id == account[0])
+            )
+        assert len(live) == 1, live
+        return live[0], sorted(related), zed_row.first_met_through_id, int(total or 0)
+
+    with FakeMonicaServer(fake) as server:
+        first = await wait_for(session_factory, await create(session_factory, account, server.url))
+        assert first.summary["merged"] == 2, first.summary
+        survivor, related, met, total = await state()
+        assert related == [survivor, survivor]
+        assert met == survivor
+        again = await wait_for(session_factory, await create(session_factory, account, server.url))
+    assert again.status == "completed", again.summary
+    assert again.summary["created"] == 0
+    assert await state() == (survivor, related, met, total)
 
 
 async def _check(
