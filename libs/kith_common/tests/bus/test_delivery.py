@@ -8,6 +8,7 @@ import time
 import uuid
 from typing import Any
 
+import asyncpg
 from nats.js import JetStreamContext
 from sqlalchemy import func, select
 
@@ -306,3 +307,25 @@ async def test_events_of_one_transaction_reach_the_stream_in_the_order_written(
     on_stream = [(await js.get_msg(stream, seq)).header for seq in range(1, last + 1)]
     ids = [h["Nats-Msg-Id"] for h in on_stream if h]
     assert ids == [str(e.id) for e in envelopes]
+
+
+async def test_a_commit_wakes_the_relays_listener_and_a_rollback_does_not(
+    harness: Harness, envelope_for: Any
+) -> None:
+    """The relay publishes within milliseconds because `add` notifies; polling is the fallback."""
+    listener = await asyncpg.connect(harness.database_url.replace("+asyncpg", ""))
+    heard: asyncio.Queue[str] = asyncio.Queue()
+    await listener.add_listener(outbox.NOTIFY_CHANNEL, lambda *args: heard.put_nowait(args[1]))
+    runtime = harness.runtime("notify")
+    try:
+        async with runtime.sessions() as session, session.begin():
+            await outbox.add(session, DEDUP_SCAN, envelope_for())
+            await session.rollback()
+        async with runtime.sessions() as session, session.begin():
+            for _ in range(3):
+                await outbox.add(session, DEDUP_SCAN, envelope_for())
+        await asyncio.wait_for(heard.get(), timeout=5)
+        await asyncio.sleep(0.2)
+        assert heard.empty()  # one for the commit (folded), none for the rollback
+    finally:
+        await listener.close()

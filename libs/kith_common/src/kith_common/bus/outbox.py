@@ -23,10 +23,13 @@ async def add(session: AsyncSession, subject: str, envelope: Envelope[Any]) -> N
     """Queue `envelope` for `subject` (a logical subject, unprefixed) in this transaction.
 
     The row carries the session's stream prefix: deployments (or tests) that share one
-    database but not one set of streams never publish each other's rows.
+    database but not one set of streams never publish each other's rows. Row and NOTIFY go in
+    one statement, one round trip: NOTIFY is transactional, so listeners hear it only if this
+    transaction commits, and PostgreSQL folds a transaction's identical notifications into one.
     """
-    await session.execute(
-        insert(Outbox).values(
+    queued = (
+        insert(Outbox)
+        .values(
             id=envelope.id,
             subject=subject,
             envelope=envelope.model_dump(mode="json"),
@@ -34,6 +37,7 @@ async def add(session: AsyncSession, subject: str, envelope: Envelope[Any]) -> N
             generation=envelope.generation,
             stream_prefix=session.info.get(STREAM_PREFIX_INFO_KEY, ""),
         )
+        .returning(Outbox.id)
+        .cte("queued")
     )
-    # NOTIFY is transactional: listeners hear it only if this transaction commits.
-    await session.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")))
+    await session.execute(select(func.pg_notify(NOTIFY_CHANNEL, "")).select_from(queued))
