@@ -39,6 +39,7 @@ from kith_common.db.models import (
     Reminder,
     Tag,
     Task,
+    User,
 )
 from kith_common.dedup.testing import Seeder, new_account
 from kith_common.merge import MergeConflict, merge_contacts, preview_merge, routine
@@ -547,3 +548,33 @@ async def test_older_generation_merge_has_no_effect(world: Seeder) -> None:
             await merge(world, a, b, generation=world.generation - 1)
     world.session.expunge_all()
     assert (await contact(world, b)).deleted_at is None
+
+
+@pytest.mark.parametrize(
+    ("display_name", "requested", "expected"),
+    [
+        ("Dana Field", True, "Dana Field"),
+        (None, True, "email"),
+        ("", True, "email"),
+        ("Dana Field", False, "system"),
+    ],
+    ids=["display-name", "no-name", "empty-name", "no-requester"],
+)
+async def test_the_audit_entry_names_the_requester(
+    world: Seeder, display_name: str | None, requested: bool, expected: str
+) -> None:
+    async with world.session.begin():
+        await world.session.execute(
+            update(User).where(User.id == world.user_id).values(display_name=display_name)
+        )
+        email = await world.session.scalar(select(User.email).where(User.id == world.user_id))
+        a, b = await pair(world)
+        await merge(world, a, b, requested_by_id=world.user_id if requested else None)
+    audit = (
+        await world.session.scalars(
+            select(AuditLog).where(
+                AuditLog.account_id == world.account_id, AuditLog.event == "contacts_merged"
+            )
+        )
+    ).one()
+    assert audit.user_name == (email if expected == "email" else expected)

@@ -24,7 +24,9 @@ from sqlalchemy import (
     ColumnElement,
     ColumnExpressionArgument,
     Select,
+    Text,
     bindparam,
+    cast,
     delete,
     func,
     insert,
@@ -852,17 +854,14 @@ async def _record(
 ) -> None:
     """Steps 18 and 19: the audit entry, the contact_merges row, the outbox event."""
     body = report.as_json()
-    actor_name = "system"
-    if requested_by_id is not None:
-        user = (
-            await session.execute(
-                select(User.display_name, User.email).where(
-                    User.id == requested_by_id, User.account_id == plan.account_id
-                )
-            )
-        ).first()
-        if user is not None:
-            actor_name = user.display_name or str(user.email)
+    # The requester's name, read inside the INSERT (one round trip less per merge): the
+    # display name, else the email, else "system" (no requester, or not of this account).
+    actor_name = func.coalesce(
+        select(func.coalesce(func.nullif(User.display_name, ""), cast(User.email, Text)))
+        .where(User.id == requested_by_id, User.account_id == plan.account_id)
+        .scalar_subquery(),
+        "system",
+    )
     await session.execute(
         insert(AuditLog).values(
             account_id=plan.account_id,
