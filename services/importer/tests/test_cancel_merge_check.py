@@ -214,9 +214,8 @@ async def test_different_emails_and_a_shared_garbage_phone_do_not_merge(
     assert row.summary["merged"] == 0
 
 
-async def test_email_then_phone_links_merge_three_into_one(
-    importer: Runtime, session_factory: Sessions, account: tuple[int, int]
-) -> None:
+def _three_anns_world() -> World:
+    """Ann 2 shares Ann 1's email; Ann 3 shares only Ann 2's phone, written differently."""
     world = _pair_world(first_email="a@x.org", second_email="a@x.org")
     world.contacts[2].fields.append(
         {"id": 5, "type_id": 2, "content": "+1 202 555 0100", "labels": []}
@@ -228,6 +227,13 @@ async def test_email_then_phone_links_merge_three_into_one(
         created_at="2021-01-03T00:00:00Z",
         fields=[{"id": 6, "type_id": 2, "content": "+1 (202) 555-0100", "labels": []}],
     )
+    return world
+
+
+async def test_email_then_phone_links_merge_three_into_one(
+    importer: Runtime, session_factory: Sessions, account: tuple[int, int]
+) -> None:
+    world = _three_anns_world()
     fake = FakeMonica(world)
     with FakeMonicaServer(fake) as server:
         import_id = await create(session_factory, account, server.url)
@@ -249,17 +255,7 @@ async def test_references_to_merged_contacts_and_a_reimport_land_on_the_survivor
     through 3. Every reference, and a second import of the same Monica, reaches the survivor:
     the merges move the losers' mappings to it (dedup.md, merge step 14), and a mapping that
     still names a loser is followed through `merged_into_id` (importer.md §7.2)."""
-    world = _pair_world(first_email="a@x.org", second_email="a@x.org")
-    world.contacts[2].fields.append(
-        {"id": 5, "type_id": 2, "content": "+1 202 555 0100", "labels": []}
-    )
-    world.add_contact(
-        id=3,
-        first_name="Ann",
-        last_name="Lee",
-        created_at="2021-01-03T00:00:00Z",
-        fields=[{"id": 6, "type_id": 2, "content": "+1 (202) 555-0100", "labels": []}],
-    )
+    world = _three_anns_world()
     zed = world.add_contact(
         id=4, first_name="Zed", last_name="Roe", created_at="2021-01-04T00:00:00Z"
     )
