@@ -6,20 +6,11 @@ import io
 import json
 import logging
 import sys
-from collections.abc import Iterator
 
 import pytest
 import structlog
 
 from kith_common.logging import configure_logging
-
-
-@pytest.fixture
-def json_logs() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    configure_logging(service="testsvc", log_format="json", level="info", stream=stream)
-    yield stream
-    logging.getLogger().handlers.clear()
 
 
 def _lines(stream: io.StringIO) -> list[dict[str, object]]:

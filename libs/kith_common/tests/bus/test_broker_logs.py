@@ -5,21 +5,11 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from kith_common.logging import configure_logging
 from kith_common.testing.bus import Harness
-
-
-@pytest.fixture
-def json_logs() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    configure_logging(service="busworker", log_format="json", level="info", stream=stream)
-    yield stream
-    logging.getLogger().handlers.clear()
 
 
 async def test_a_started_brokers_warnings_are_json_lines_and_its_chatter_is_dropped(
@@ -41,7 +31,7 @@ async def test_a_started_brokers_warnings_are_json_lines_and_its_chatter_is_drop
 
     lines = [json.loads(line) for line in json_logs.getvalue().splitlines() if line.strip()]
     events = {line["event"]: line for line in lines}
-    assert events["subscriber gave up"]["service"] == "busworker"
+    assert events["subscriber gave up"]["service"] == "testsvc"
     assert events["subscriber gave up"]["level"] == "warning"
     assert "faststream module warning" in events
     assert not any("is being executed" in str(line["event"]) for line in lines)
