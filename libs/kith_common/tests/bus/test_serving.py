@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import os
 import signal
 from typing import Any
@@ -62,7 +63,5 @@ def test_kith_serve_runs_the_service_on_uvloop(
     try:
         assert commands.serve(settings, "dedup") == 0
     finally:
-        import logging
-
-        logging.getLogger().handlers.clear()
+        logging.getLogger().handlers.clear()  # `serve` configured logging
     assert loops == [uvloop.Loop]
