@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import random
 import time
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kith_common.testing.fake_monica import FakeMonica, FakeMonicaServer, World, generate
+from kith_common.testing.fake_monica.app import _tie_page
 
 JSON = {"Accept": "application/json", "Authorization": "Bearer test-token"}
 
@@ -84,6 +89,41 @@ def test_listing_excludes_partial_inactive_and_other_book_but_direct_get_finds_t
     assert "relationships" not in data["information"]
 
 
+def test_a_listed_contact_shows_its_own_counts_newest_notes_and_relationships() -> None:
+    """A listing page gathers its contacts' items together; each must still get only its own."""
+    world = generate(contacts=40, seed=9, notes_per_contact=2.0, relationship_ratio=0.3)
+    fake = FakeMonica(world)
+    ann, bob = fake.listed_contacts()[:2]
+    for _ in range(2):
+        world.add_item("calls", contact_id=ann.id)
+    world.add_item("activities", attendee_ids=[ann.id, bob.id])
+    for day in (3, 9, 1, 7, 5):
+        world.add_item("notes", contact_id=ann.id, body=f"day {day}", created_at=f"2024-01-0{day}")
+    with FakeMonicaServer(fake) as server:
+        page = _get(server, "/api/contacts", limit=100, **{"with": "contactfields"}).json()["data"]
+        for data in page:
+            direct = _get(server, f"/api/contacts/{data['id']}", **{"with": "contactfields"})
+            assert data == direct.json()["data"]
+    shown = {data["id"]: data for data in page}
+    assert shown[ann.id]["statistics"]["number_of_calls"] == 2
+    assert shown[bob.id]["statistics"]["number_of_calls"] == 0
+    assert shown[ann.id]["statistics"]["number_of_activities"] == 1
+    assert shown[bob.id]["statistics"]["number_of_activities"] == 1
+    for cid, data in shown.items():
+        notes = [n for n in world.items["notes"] if n["contact_id"] == cid]
+        assert data["statistics"]["number_of_notes"] == len(notes)
+        newest = sorted(notes, key=lambda n: (n["created_at"], n["id"]), reverse=True)[:3]
+        assert [n["id"] for n in data["notes"]] == [n["id"] for n in newest]
+        related = data["information"]["relationships"]
+        linked = {e["contact"]["id"] for group in related.values() for e in group["contacts"] or []}
+        assert linked == {r["of_contact"] for r in world.relationships if r["contact_is"] == cid}
+    assert any(data["notes"] for data in page)
+    assert [n["body"] for n in shown[ann.id]["notes"]] == ["day 9", "day 7", "day 5"]
+    assert sum(
+        len(g["contacts"] or []) for d in page for g in d["information"]["relationships"].values()
+    )
+
+
 def test_other_tenants_and_unknown_ids_are_404_error_31(
     fake: FakeMonica, server: FakeMonicaServer
 ) -> None:
@@ -109,6 +149,52 @@ def test_tie_groups_drop_rows_deterministically_while_total_stays_right() -> Non
     assert total == len(fake.listed_contacts())
     assert {c.id for c in fake.listed_contacts()} - seen == expected
     assert FakeMonica(generate(contacts=1000, seed=3)).expected_unlisted(100) == expected
+
+
+def _every_group_shuffled(
+    rows: list[tuple[int, int]], descending: bool, limit: int, page: int, salt: tuple[int, ...]
+) -> list[tuple[int, int]]:
+    """The tie drop as API §11.1 states it: every tie group permuted, then LIMIT/OFFSET."""
+    ordered = sorted(rows, reverse=descending)
+    groups: list[list[tuple[int, int]]] = []
+    for row in ordered:
+        if groups and groups[-1][0][0] == row[0]:
+            groups[-1].append(row)
+        else:
+            groups.append([row])
+    shuffled: list[tuple[int, int]] = []
+    for group in groups:
+        if len(group) > 1:
+            digest = hashlib.sha256(repr((*salt, group[0][0])).encode()).digest()
+            random.Random(digest).shuffle(group)
+        shuffled.extend(group)
+    return shuffled[(page - 1) * limit : page * limit]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    keys=st.lists(st.integers(0, 12), max_size=120),
+    descending=st.booleans(),
+    limit=st.integers(1, 30),
+    page=st.integers(1, 12),
+)
+def test_a_page_shows_what_shuffling_every_tie_group_would(
+    keys: list[int], descending: bool, limit: int, page: int
+) -> None:
+    """The fake shuffles only the groups a page overlaps; what a page shows is unchanged."""
+    rows = [(key, row_id) for row_id, key in enumerate(keys)]
+    salt = (17, "contacts", limit, page)
+    shown = _tie_page(
+        rows,
+        lambda r: r[0],
+        descending,
+        limit,
+        page,
+        salt=salt,
+        shuffle=True,
+        tiebreak=lambda r: r[1],
+    )
+    assert shown == _every_group_shuffled(rows, descending, limit, page, salt)
 
 
 def test_rate_limit_answers_429_with_retry_after_and_counts_only_authenticated() -> None:

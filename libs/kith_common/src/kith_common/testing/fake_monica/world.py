@@ -9,6 +9,7 @@ ContactShorts, and account-wide items whose `contact` is a ContactShort.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -18,7 +19,9 @@ __all__ = [
     "DEFAULT_RELATIONSHIP_TYPES",
     "ITEM_ENDPOINTS",
     "Contact",
+    "Related",
     "World",
+    "gather_related",
     "render_address",
     "render_contact",
     "render_item",
@@ -371,11 +374,56 @@ def render_address(contact: Contact, a: dict[str, Any], base: str) -> dict[str, 
     }
 
 
-def relationships_of(world: World, contact: Contact, base: str) -> dict[str, Any]:
-    groups: dict[str, list[dict[str, Any]]] = {"love": [], "family": [], "friend": [], "work": []}
+# API §8 `statistics`: the counted item lists, in the order Monica renders them.
+_STATISTICS = (
+    ("calls", "number_of_calls"),
+    ("notes", "number_of_notes"),
+    ("activities", "number_of_activities"),
+    ("reminders", "number_of_reminders"),
+    ("tasks", "number_of_tasks"),
+    ("gifts", "number_of_gifts"),
+    ("debts", "number_of_debts"),
+)
+
+
+@dataclass(frozen=True)
+class Related:
+    """What full contacts show of the rest of the world: item counts, newest notes, relationships.
+
+    Gathered for a whole page in one pass over the world's lists. Scanning them again for each
+    contact made a 100-contact page of a 10,000-contact world cost the fake ~0.1 s of CPU, which
+    on a benchmark box was taken from the importer it served.
+    """
+
+    statistics: dict[int, dict[str, int]]
+    notes: dict[int, list[dict[str, Any]]]
+    relationships: dict[int, list[dict[str, Any]]]
+
+
+def gather_related(world: World, contact_ids: Iterable[int]) -> Related:
+    ids = set(contact_ids)
+    statistics = {cid: {name: 0 for _, name in _STATISTICS} for cid in ids}
+    notes: dict[int, list[dict[str, Any]]] = {cid: [] for cid in ids}
+    for endpoint, name in _STATISTICS:
+        for item in world.items.get(endpoint, []):
+            if endpoint == "activities":
+                owners = ids.intersection(item.get("attendee_ids", []))
+            else:
+                owners = ids.intersection([item.get("contact_id")])
+            for cid in owners:
+                statistics[cid][name] += 1
+                if endpoint == "notes":
+                    notes[cid].append(item)
+    relationships: dict[int, list[dict[str, Any]]] = {cid: [] for cid in ids}
     for rel in world.relationships:
-        if rel["contact_is"] != contact.id:
-            continue
+        if rel["contact_is"] in ids:
+            relationships[rel["contact_is"]].append(rel)
+    return Related(statistics, notes, relationships)
+
+
+def relationships_of(world: World, contact: Contact, related: Related, base: str) -> dict[str, Any]:
+    groups: dict[str, list[dict[str, Any]]] = {"love": [], "family": [], "friend": [], "work": []}
+    for rel in related.relationships[contact.id]:
         other = world.contacts.get(rel["of_contact"])
         if other is None or other.deleted:
             continue
@@ -389,28 +437,19 @@ def relationships_of(world: World, contact: Contact, base: str) -> dict[str, Any
     return {k: {"total": len(v), "contacts": v or None} for k, v in groups.items()}
 
 
-def statistics_of(world: World, contact: Contact) -> dict[str, int]:
-    def count(endpoint: str) -> int:
-        return sum(1 for i in world.items.get(endpoint, []) if i.get("contact_id") == contact.id)
-
-    activities = sum(
-        1 for i in world.items.get("activities", []) if contact.id in i.get("attendee_ids", [])
-    )
-    return {
-        "number_of_calls": count("calls"),
-        "number_of_notes": count("notes"),
-        "number_of_activities": activities,
-        "number_of_reminders": count("reminders"),
-        "number_of_tasks": count("tasks"),
-        "number_of_gifts": count("gifts"),
-        "number_of_debts": count("debts"),
-    }
-
-
 def render_contact(
-    world: World, contact: Contact, base: str, *, with_fields: bool
+    world: World,
+    contact: Contact,
+    base: str,
+    *,
+    with_fields: bool,
+    related: Related | None = None,
 ) -> dict[str, Any]:
-    """API §8: the full contact, or a partial with its keys absent (not null)."""
+    """API §8: the full contact, or a partial with its keys absent (not null).
+
+    `related` is `gather_related` of a page that holds `contact`; without it the contact's own
+    is gathered.
+    """
     data = render_short(world, contact, base)
     data["description"] = contact.description
     data["information"] = {
@@ -423,6 +462,8 @@ def render_contact(
     data["updated_at"] = contact.updated_at
     if contact.is_partial:
         return data
+    if related is None:
+        related = gather_related(world, [contact.id])
     data.update(
         last_called=None,
         last_activity_together=None,
@@ -430,7 +471,7 @@ def render_contact(
         stay_in_touch_trigger_date=None,
     )
     data["information"].update(
-        relationships=relationships_of(world, contact, base),
+        relationships=relationships_of(world, contact, related, base),
         career={"job": contact.job, "company": contact.company},
         avatar={"url": None, "source": "default", "default_avatar_color": "#fdb660"},
         food_preferences=None,
@@ -447,11 +488,11 @@ def render_contact(
         if tag is not None:
             tags.append(_render_tag(tag, contact.account_id))
     data["tags"] = tags
-    data["statistics"] = statistics_of(world, contact)
+    data["statistics"] = related.statistics[contact.id]
     if with_fields:
         data["contactFields"] = [_render_field(world, contact, f) for f in contact.fields]
         notes = sorted(
-            (n for n in world.items.get("notes", []) if n.get("contact_id") == contact.id),
+            related.notes[contact.id],
             key=lambda n: (n["created_at"], n["id"]),
             reverse=True,
         )[:3]
