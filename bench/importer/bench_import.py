@@ -170,6 +170,11 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         "postgres_cpu_seconds": round(others["postgres"], 2),
         "fake_cpu_seconds": round(others["fake"], 2) if fake_pid else None,
         "box_cpu_seconds": round(others["box"], 2),
+        # The most this box could do with every core busy for the whole import and nothing
+        # waiting: the import's CPU (all processes) spread over the cores.
+        "cpu_bound_contacts_per_second": round(
+            (summary.get("contacts") or 0) / max(others["box"] / (os.cpu_count() or 1), 1e-9), 1
+        ),
         "merged": summary.get("merged"),
         "relationships": summary.get("relationships"),
         "phases_wall_cpu_statements": {
@@ -203,6 +208,16 @@ def _time_phases(sql: dict[str, float]) -> dict[str, tuple[float, float, float]]
     for name, run in list(phases._PHASES.items()):
         phases._PHASES[name] = timed(name, run)
     return times
+
+
+def _what_if_step(contacts: int) -> None:
+    """Experiment only: let every crawl step cover `contacts` contacts instead of importer.md
+    §7.0's ≤ 10 (and auto-merge half as many pairs), to measure what that rule costs. The
+    crawl modules import the constant by value, so each copy is replaced."""
+    from kith_importer import backfill, crawl, phases
+
+    crawl.CHUNK = backfill.CHUNK = phases.CHUNK = contacts  # type: ignore[misc]
+    phases.PAIRS_PER_STEP = contacts // 2
 
 
 def _profiler(path: str | None):  # type: ignore[no-untyped-def]
@@ -362,11 +377,20 @@ def main() -> None:
         default=0,
         help="print the N statements (first 90 characters) with most time inside them to stderr",
     )
+    parser.add_argument(
+        "--what-if-step",
+        type=int,
+        default=0,
+        help="experiment: contacts per crawl step instead of importer.md's 10 (0 = as built)",
+    )
     # Warnings only, to stderr: structlog's default prints every info line to stdout, which
     # costs the importer time and mixes with the JSON result.
     configure_logging(service="bench", log_format="console", level="warning")
+    args = parser.parse_args()
+    if args.what_if_step:
+        _what_if_step(args.what_if_step)
     # uvloop, as `kith serve` runs every service.
-    print(json.dumps(uvloop.run(run(parser.parse_args()))))
+    print(json.dumps(uvloop.run(run(args))))
 
 
 if __name__ == "__main__":
