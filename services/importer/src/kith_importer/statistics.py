@@ -6,7 +6,7 @@ table's statistics — a first import into a fresh database, before autovacuum's
 minute or more later, or any database with autovacuum off — PostgreSQL estimates the account
 at one row, reads the smaller (account, local type, local id) index and filters every row of
 the account at each step, so the listing slows down as it goes: at 10,000 contacts the
-1,390 lookups took 5.2 s of a 25 s import (docs/performance.md). An ANALYZE each time the
+1,390 lookups took 4.7–4.9 s of a 25 s import (docs/performance.md). An ANALYZE each time the
 import's contact count doubles keeps the estimate within a factor of two of the truth, in
 log2(n) passes of ~0.15 s of database time, run beside the crawl rather than in its way.
 
