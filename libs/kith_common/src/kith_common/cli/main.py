@@ -64,6 +64,13 @@ def _parser() -> argparse.ArgumentParser:
     operator.add_argument("--name", default="operator")
     scan = admin_sub.add_parser("dedup-scan", help="publish a duplicate scan")
     scan.add_argument("--all-accounts", action="store_true", required=True)
+    phones = admin_sub.add_parser("phones", help="phone number maintenance")
+    phones_sub = phones.add_subparsers(dest="phones_command", required=True)
+    renormalize = phones_sub.add_parser(
+        "renormalize", help="re-derive every phone's E.164 form and match key (dedup.md §6.6)"
+    )
+    renormalize.add_argument("--all", action="store_true", required=True, help="every account")
+    renormalize.add_argument("--json", action="store_true", help="print the count as JSON")
 
     from kith_common.cli import duplicates, imports, reset  # the HTTP client commands
 
