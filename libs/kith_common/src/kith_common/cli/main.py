@@ -50,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     dev = sub.add_parser("dev", help="the whole stack on this machine")
     dev.add_argument("--state-dir", default=".kith", help="embedded servers' data (default .kith)")
     dev.add_argument("--demo", action="store_true", help="also serve a seeded fake Monica")
+    dev.add_argument(
+        "--verbose", action="store_true", help="every service's log in this terminal, not a file"
+    )
 
     docs = sub.add_parser("docs", help="render generated documents")
     docs.add_argument("document", choices=["asyncapi"])
@@ -107,7 +110,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         case "dev":
             from kith_common.cli import dev
 
-            return dev.run(settings, state_dir=args.state_dir, demo=args.demo)
+            return dev.run(settings, state_dir=args.state_dir, demo=args.demo, verbose=args.verbose)
         case "docs":
             return commands.render_doc(args.document)
         case "admin":
