@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PACKAGES := -e libs/kith_common -e services/gateway -e services/importer -e services/dedup -e services/photos -e services/reset
 
-.PHONY: install up test lint typecheck contracts docs clean
+.PHONY: install up test lint docs screenshot clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +16,21 @@ install: $(BIN)/python
 up: install
 	$(BIN)/kith dev
 
-test: install
+# axe-core (npm) for the console's accessibility checks; Node.js and npm come with the machine.
+# A stamp, not axe.min.js itself: npm keeps the package's own (old) file times.
+AXE := tests/console/a11y/node_modules/.installed
+
+$(AXE): tests/console/a11y/package-lock.json
+	npm ci --prefix tests/console/a11y --no-audit --no-fund --silent
+	touch $@
+
+test: install $(AXE)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The README's console screenshot, from the console journey test (docs/console.png).
+screenshot: install $(AXE)
+	$(BIN)/python -m pytest tests/console/test_journeys.py -k import_merge_and_reset -q
+	cp test-artifacts/console/readme.png docs/console.png
 
 lint: install
 	$(BIN)/ruff check .
@@ -29,4 +42,4 @@ docs: install
 	$(BIN)/kith docs asyncapi > docs/asyncapi.yaml
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/console/a11y/node_modules

@@ -6,13 +6,14 @@ non-zero and says why; the duplicates and a reset are followed to the end.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
-from kith_common.testing.fake_monica import FakeMonicaServer
+from kith_common.testing.fake_monica import FakeMonica, FakeMonicaServer, generate
 from kith_common.testing.inprocess import InProcessStack
 from kith_gateway.testing import make_account
 
@@ -61,7 +62,14 @@ def test_monica_import_runs_to_100_percent_then_duplicates_and_reset(
     shown = _kith(stack, token, "imports", "show", import_id)
     assert shown.returncode == 0, shown.stderr
     assert "completed" in shown.stdout
-    assert "contacts" in shown.stdout
+    as_json = json.loads(_kith(stack, token, "import", "show", import_id, "--json").stdout)
+    contacts = as_json["summary"]["contacts"]
+    told = _kith(stack, token, "import", "show", import_id)
+    assert told.returncode == 0, told.stderr
+    assert f"{contacts} contacts imported" in told.stdout  # a sentence, not a table of keys
+    assert re.search(r"\d+ requests to Monica, \d+ (s|min)", told.stdout), told.stdout
+    assert "✓ Contacts" in told.stdout
+    assert "coverage_backfill" not in told.stdout
 
     listed = _kith(stack, token, "duplicates", "list", "--all")
     assert listed.returncode == 0, listed.stderr
@@ -70,10 +78,41 @@ def test_monica_import_runs_to_100_percent_then_duplicates_and_reset(
     refused = _kith(stack, account.tokens["viewer"], "reset", "--confirm", "RESET")
     assert refused.returncode == 2
     assert "admin" in refused.stderr
+    none_yet = _kith(stack, token, "reset", "status")
+    assert none_yet.returncode == 2
+    assert "never been reset" in none_yet.stderr
     reset = _kith(stack, token, "reset", "--confirm", "RESET")
     assert reset.returncode == 0, reset.stderr
     assert "completed" in reset.stdout
     assert "contacts" in reset.stdout  # the per-domain bars
+    status = _kith(stack, token, "reset", "status")
+    assert status.returncode == 0, status.stderr
+    assert re.search(r"reset \d+ completed", status.stdout)
+    assert "  contacts: " in status.stdout
+    assert json.loads(_kith(stack, token, "reset", "status", "--json").stdout)["status"] == (
+        "completed"
+    )
+
+
+def test_a_running_import_is_cancelled_from_the_command_line(stack: InProcessStack) -> None:
+    account = stack.call(make_account(stack.sessions))
+    token = account.tokens["editor"]
+    slow = FakeMonica(generate(contacts=30, seed=5), latency=0.3)  # a distant Monica
+    with FakeMonicaServer(slow) as monica:
+        started = _kith(
+            stack, token, "import", "monica", "--url", monica.url, "--key", "test-token",
+            "--skip-check", "--no-wait",
+        )  # fmt: skip
+        assert started.returncode == 0, started.stderr
+        import_id = re.search(r"import (\d+) started", started.stdout).group(1)  # type: ignore[union-attr]
+        cancelled = _kith(stack, token, "import", "cancel", import_id)
+        assert cancelled.returncode == 0, cancelled.stderr
+        assert "being cancelled" in cancelled.stdout
+        final = _kith(stack, token, "import", "show", import_id, "--follow", "--json")
+    assert json.loads(final.stdout)["status"] == "cancelled"
+    again = _kith(stack, token, "import", "cancel", import_id)
+    assert again.returncode == 2  # nothing left to cancel: refused with the reason
+    assert again.stderr.startswith("kith: ")
 
 
 def test_a_failed_import_exits_non_zero_with_the_reason(

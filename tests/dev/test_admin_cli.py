@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -12,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kith_common.accounts import hash_token
 from kith_common.db.models import Account, AccountReset, ApiToken, OperatorToken, Outbox, User
-from kith_common.events.subjects import DEDUP_SCAN
+from kith_common.events.subjects import DEDUP_SCAN, PHONES_RENORMALIZE
 
 
 def kith(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -107,3 +108,14 @@ async def test_weekly_scan_queues_one_command_per_account_skipping_resets(
         rows = (await session.execute(query)).scalars().all()
     assert sorted(rows) == sorted(expected)
     assert resetting not in rows
+
+    # The phone backfill goes the same way: one command per account, the resetting one skipped.
+    phones = kith(database_url, "admin", "phones", "renormalize", "--all", "--json")
+    assert phones.returncode == 0, phones.stderr
+    assert json.loads(phones.stdout) == {"accounts": len(expected)}
+    async with session_factory() as session:
+        query = select(Outbox.account_id).where(Outbox.subject == PHONES_RENORMALIZE)
+        if before is not None:
+            query = query.where(Outbox.created_at > before)
+        queued = (await session.execute(query)).scalars().all()
+    assert sorted(queued) == sorted(expected)

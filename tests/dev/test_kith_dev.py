@@ -1,12 +1,15 @@
 """`kith dev` on a machine whose PostgreSQL and NATS it cannot see (issue #2 acceptance).
 
 The settings point at closed ports, so `kith dev` must start embedded NATS and PostgreSQL,
-bring all five services to a green `/readyz`, and on Ctrl-C leave no process behind.
+bring all five services to a green `/readyz`, greet with a short box (console, API, token,
+logs) rather than pages of log lines, restart a service that dies, and on Ctrl-C leave no
+process behind.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -59,6 +62,13 @@ def _descendants(pid: int) -> set[int]:
     return found
 
 
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -102,11 +112,31 @@ def test_kith_dev_starts_embedded_servers_and_ctrl_c_leaves_nothing(tmp_path: Pa
             assert time.monotonic() < deadline, "kith dev never came up"
             time.sleep(0.5)
         output = (tmp_path / "dev.log").read_text()
-        assert f"http://127.0.0.1:{gateway_port}/v1" in output
-        assert "Admin token" in output
-        assert "kith_" in output
+        assert f"Console      http://127.0.0.1:{gateway_port}/console" in output
+        assert f"API          http://127.0.0.1:{gateway_port}/v1" in output
+        assert re.search(r"Admin token  kith_\S+", output), output
+        assert len(output.splitlines()) < 25, output  # a greeting, not the services' logs
         for offset in range(len(SERVICES)):
             assert _ready(metrics_base + offset), SERVICES[offset]
+        assert _ready(gateway_port)
+        logs = tmp_path / "s" / "logs"
+        assert "service_started" in (logs / "importer.log").read_text()
+
+        # A service that dies comes back by itself; the rest of the stack stays up.
+        dedup = next(p for p in _descendants(dev.pid) if b"serve\0dedup" in _cmdline(p))
+        os.kill(dedup, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while "kith dev: dedup restarted" not in (tmp_path / "dev.log").read_text():
+            assert dev.poll() is None, (tmp_path / "dev.log").read_text()[-3000:]
+            assert time.monotonic() < deadline, "dedup was not restarted"
+            time.sleep(0.3)
+        assert (
+            "dedup stopped (exit code -9); restarting it in 1 s"
+            in (tmp_path / "dev.log").read_text()
+        )
+        while not _ready(metrics_base + SERVICES.index("dedup")):
+            assert time.monotonic() < deadline, "the restarted dedup never became ready"
+            time.sleep(0.3)
         assert _ready(gateway_port)
         family = _descendants(dev.pid)
         commands = " ".join(Path(f"/proc/{p}/cmdline").read_text() for p in family if _alive(p))

@@ -67,3 +67,13 @@ def test_logs_without_a_stream_follow_sys_stderr_when_it_is_swapped(
     finally:
         logging.getLogger().handlers.clear()
     assert line["event"] == "after_swap"
+
+
+def test_library_chatter_stays_out_of_info_logs(json_logs: io.StringIO) -> None:
+    logging.getLogger("alembic.runtime.plugins").info("setup plugin alembic.autogenerate.schemas")
+    logging.getLogger("httpx").info("HTTP Request: GET https://monica.example/api/contacts")
+    logging.getLogger("httpx").warning("a warning still shows")
+    logging.getLogger("kith.importer").info("import_completed")
+
+    events = [json.loads(line)["event"] for line in json_logs.getvalue().splitlines()]
+    assert events == ["a warning still shows", "import_completed"]

@@ -64,6 +64,9 @@ def redact_secrets(
     return event_dict
 
 
+LIBRARY_CHATTER = ("alembic", "httpx", "httpcore")
+
+
 def configure_logging(
     *, service: str, log_format: str = "json", level: str = "info", stream: IO[str] | None = None
 ) -> None:
@@ -104,6 +107,11 @@ def configure_logging(
     root.setLevel(level.upper())
     for noisy in ("uvicorn.access", BROKER_LOGGER):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Library chatter at info (alembic's plugin set-up, httpx's line per request) buries what
+    # matters; it comes back with level=debug.
+    chatter_level = logging.DEBUG if level.lower() == "debug" else logging.WARNING
+    for chatty in LIBRARY_CHATTER:
+        logging.getLogger(chatty).setLevel(chatter_level)
     _adopt_faststream_logger()
 
 

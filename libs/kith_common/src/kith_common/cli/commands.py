@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import json
 import sys
 import urllib.error
 import urllib.request
 import uuid
+from typing import Any
 
 import uvloop
 from sqlalchemy import select
@@ -91,9 +93,51 @@ async def admin(settings: Settings, args: argparse.Namespace) -> int:
             case "dedup-scan":
                 count = await publish_scans_for_all_accounts(sessions)
                 _say(f"dedup scan queued for {count} accounts")
+            case "phones":
+                count = await publish_renormalize_for_all_accounts(sessions)
+                _say(
+                    json.dumps({"accounts": count})
+                    if args.json
+                    else f"phone renormalize queued for {count} accounts"
+                )
     finally:
         await engine.dispose()
     return 0
+
+
+async def _accounts_not_resetting(session: Any) -> list[tuple[int, int]]:
+    """(account id, generation) of every account with no reset running: work for the others
+    would only be dropped by the reset's generation bump."""
+    from kith_common.db.models import Account, AccountReset
+
+    resetting = select(AccountReset.account_id).where(AccountReset.status == "running")
+    query = select(Account.id, Account.generation).where(Account.id.not_in(resetting))
+    return [(int(a), int(g)) for a, g in (await session.execute(query)).all()]
+
+
+async def publish_renormalize_for_all_accounts(sessions: object) -> int:
+    """One `kith.cmd.phones.renormalize` per account through the outbox; resets skipped.
+
+    Renormalizing is idempotent (a phone whose form did not change is left alone), so a second
+    run only repeats work; an account under reset is skipped, as the gateway's route does not
+    (it refuses nothing) but its reset would drop the command anyway.
+    """
+    from kith_common.bus import outbox
+    from kith_common.events.payloads.phones import RenormalizePhones
+    from kith_common.events.registry import build_envelope
+    from kith_common.events.subjects import PHONES_RENORMALIZE
+
+    async with sessions() as session, session.begin():  # type: ignore[operator]
+        rows = await _accounts_not_resetting(session)
+        for account_id, generation in rows:
+            envelope = build_envelope(
+                PHONES_RENORMALIZE,
+                RenormalizePhones(account_id=account_id),
+                account_id=account_id,
+                generation=generation,
+            )
+            await outbox.add(session, PHONES_RENORMALIZE, envelope)
+    return len(rows)
 
 
 def weekly_scan_id(account_id: int, when: dt.datetime, stream_prefix: str = "") -> uuid.UUID:
@@ -118,7 +162,7 @@ async def publish_scans_for_all_accounts(sessions: object, now: dt.datetime | No
     outbox is skipped. Returns the number of commands queued by this call.
     """
     from kith_common.bus import outbox
-    from kith_common.db.models import Account, AccountReset, Outbox
+    from kith_common.db.models import Outbox
     from kith_common.db.session import STREAM_PREFIX_INFO_KEY
     from kith_common.events.payloads.dedup import ScanDuplicates
     from kith_common.events.registry import build_envelope
@@ -126,12 +170,7 @@ async def publish_scans_for_all_accounts(sessions: object, now: dt.datetime | No
 
     when = now or dt.datetime.now(dt.UTC)
     async with sessions() as session, session.begin():  # type: ignore[operator]
-        resetting = select(AccountReset.account_id).where(AccountReset.status == "running")
-        rows = (
-            await session.execute(
-                select(Account.id, Account.generation).where(Account.id.not_in(resetting))
-            )
-        ).all()
+        rows = await _accounts_not_resetting(session)
         prefix = str(session.info.get(STREAM_PREFIX_INFO_KEY, ""))
         ids = {account_id: weekly_scan_id(account_id, when, prefix) for account_id, _ in rows}
         queued = set(

@@ -9,6 +9,11 @@ started: nothing is left behind.
 `kith dev --demo` also serves a seeded fake Monica (a few hundred contacts with duplicates,
 photos, documents and misc data) on a local port and prints its URL and API key, so the
 README's two-minute demo has something to import without a real Monica account.
+
+A newcomer meets a short box (console, API, token, demo Monica, where the logs are), not a
+hundred log lines: each service writes to `<state dir>/logs/<service>.log` and the terminal
+shows warnings only, unless `--verbose`. A service that dies is restarted with a growing delay
+(and said so) instead of taking the stack down with it.
 """
 
 from __future__ import annotations
@@ -38,6 +43,8 @@ if TYPE_CHECKING:
 SERVICES = ("gateway", "importer", "dedup", "photos", "reset")
 DEMO_EMAIL = "demo@kith.local"
 READY_TIMEOUT_SECONDS = 90.0
+RESTART_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0)  # after the 1st, 2nd, ... crash in a row
+STABLE_SECONDS = 60.0  # up this long: the next crash starts the delays over
 DEMO_CONTACTS = 300
 DEMO_SEED = 7
 DEMO_API_KEY = "kith-demo-key"  # the fake Monica's own, public demo key
@@ -147,64 +154,146 @@ def _demo_monica() -> FakeMonicaServer:
     return FakeMonicaServer(FakeMonica(world, rate_limit=0)).start()
 
 
-def _print_demo(monica: FakeMonicaServer, gateway_port: int) -> None:
-    _say(f"Demo Monica (fake, {DEMO_CONTACTS} contacts): {monica.url}  API key: {DEMO_API_KEY}")
-    _say(
-        "  import it: curl -X POST -H 'Authorization: Bearer <admin token>' "
+def _box(rows: list[tuple[str, str]], footer: str) -> str:
+    """The greeting as a box sized to its content (no wrapping: tokens and URLs stay whole)."""
+    width = max(len(label) for label, _ in rows if label) + 2
+    lines = ["Kith is up", ""]
+    lines += [f"{label:<{width}}{value}" if label else " " * width + value for label, value in rows]
+    lines += ["", footer]
+    inner = max(len(line) for line in lines)
+    top, bottom = "╭" + "─" * (inner + 2) + "╮", "╰" + "─" * (inner + 2) + "╯"
+    return "\n".join([top, *(f"│ {line:<{inner}} │" for line in lines), bottom])
+
+
+def _greeting(
+    settings: Settings, token: str, logs: Path | None, monica: FakeMonicaServer | None
+) -> str:
+    base = f"http://127.0.0.1:{settings.gateway_port}"
+    rows = [
+        ("Console", f"{base}/console"),
+        ("API", f"{base}/v1"),
+        ("Admin token", token),
+        ("", f"for {DEMO_EMAIL}, shown once: copy it"),
+    ]
+    if monica is not None:
+        rows += [
+            ("Demo Monica", f"{monica.url}  API key {DEMO_API_KEY}"),
+            ("", f"{DEMO_CONTACTS} fake contacts: import them from the console"),
+        ]
+    if logs is not None:
+        rows.append(("Logs", f"{logs}/"))
+    return _box(rows, "Sign in to the console with the token. Ctrl-C stops everything.")
+
+
+def _demo_curl(monica: FakeMonicaServer, gateway_port: int) -> str:
+    return (
+        "Or from a terminal: curl -X POST -H 'Authorization: Bearer <admin token>' "
         f"-H 'Content-Type: application/json' http://127.0.0.1:{gateway_port}/v1/imports "
         f'-d \'{{"api_url": "{monica.url}", "api_key": "{DEMO_API_KEY}", '
         '"options": {"photos": true, "documents": true}}\''
     )
 
 
-def run(settings: Settings, *, state_dir: str, demo: bool = False) -> int:
+class _Services:
+    """The five service processes: started, restarted with a growing delay, stopped."""
+
+    def __init__(self, env: dict[str, str], ports: dict[str, int], logs: Path | None) -> None:
+        self.env, self.ports, self.logs = env, ports, logs
+        self.children: dict[str, subprocess.Popen[bytes]] = {}
+        self._crashes: dict[str, int] = {}
+        self._started: dict[str, float] = {}
+        self._due: dict[str, float] = {}  # service -> when to start it again
+
+    def start(self, name: str) -> None:
+        child_env = dict(self.env, KITH_METRICS_PORT=str(self.ports[name]))
+        out = None if self.logs is None else (self.logs / f"{name}.log").open("ab")
+        try:
+            self.children[name] = subprocess.Popen(  # noqa: S603  # our own CLI, fixed arguments
+                [sys.executable, "-m", "kith_common.cli.main", "serve", name],
+                env=child_env,
+                stdout=out,
+                stderr=subprocess.STDOUT if out is not None else None,
+            )
+        finally:
+            if out is not None:
+                out.close()  # the child holds its own descriptor
+        self._started[name] = time.monotonic()
+
+    def start_all(self) -> None:
+        for name in self.ports:
+            self.start(name)
+
+    def watch(self) -> None:
+        """Restart any service that died; never returns (Ctrl-C ends it)."""
+        while True:
+            now = time.monotonic()
+            for name, child in self.children.items():
+                if child.poll() is None or name in self._due:
+                    continue
+                if now - self._started[name] >= STABLE_SECONDS:
+                    self._crashes[name] = 0
+                crashes = self._crashes.get(name, 0)
+                delay = RESTART_DELAYS[min(crashes, len(RESTART_DELAYS) - 1)]
+                self._crashes[name] = crashes + 1
+                self._due[name] = now + delay
+                where = f"; see {self.logs / (name + '.log')}" if self.logs else ""
+                _say(
+                    f"kith dev: {name} stopped (exit code {child.returncode}); "
+                    f"restarting it in {delay:.0f} s{where}"
+                )
+            for name, due in list(self._due.items()):
+                if now >= due:
+                    del self._due[name]
+                    self.start(name)
+                    _say(f"kith dev: {name} restarted")
+            time.sleep(0.3)
+
+    def stop(self, grace: float) -> None:
+        _stop_children(self.children, grace)
+
+
+def run(settings: Settings, *, state_dir: str, demo: bool = False, verbose: bool = False) -> int:
     """Run the stack until interrupted; returns the exit code."""
-    configure_logging(service="dev", log_format="console", level=settings.log_level)
+    level = settings.log_level if verbose else "warning"
+    configure_logging(service="dev", log_format="console", level=level)
     state = Path(state_dir).resolve()
-    state.mkdir(parents=True, exist_ok=True)
-    interrupted = False
+    logs = None if verbose else state / "logs"
+    (logs or state).mkdir(parents=True, exist_ok=True)
 
     def _interrupt(*_: object) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, _interrupt)
-    children: dict[str, subprocess.Popen[bytes]] = {}
     monica = _demo_monica() if demo else None
+    services: _Services | None = None
+    if not verbose:
+        _say(f"Starting Kith (logs in {logs}/) …")
     try:
         with resolve_stack(settings.database_url, settings.nats_url, state) as stack:
             token = asyncio.run(_prepare_database(stack.database_url))
             env = _service_env(settings, stack.database_url, stack.nats_url, _secret_key(state))
+            if not verbose:
+                env.setdefault("KITH_LOG_LEVEL", "info")
             ports = {name: settings.metrics_port + i for i, name in enumerate(SERVICES)}
-            for name in SERVICES:
-                child_env = dict(env, KITH_METRICS_PORT=str(ports[name]))
-                children[name] = subprocess.Popen(  # noqa: S603  # our own CLI, fixed arguments
-                    [sys.executable, "-m", "kith_common.cli.main", "serve", name], env=child_env
-                )
+            services = _Services(env, ports, logs)
+            services.start_all()
             try:
-                _wait_ready(ports, children)
-                _say(f"\nKith is up: http://127.0.0.1:{settings.gateway_port}/v1")
-                _say(f"Admin token for {DEMO_EMAIL} (shown once): {token}")
+                _wait_ready(ports, services.children)
+                _say("\n" + _greeting(settings, token, logs, monica))
                 if monica is not None:
-                    _print_demo(monica, settings.gateway_port)
-                _say("Press Ctrl-C to stop.\n")
-                while all(child.poll() is None for child in children.values()):
-                    time.sleep(0.5)
-                failed = [n for n, c in children.items() if c.poll() is not None]
-                _say(f"kith dev: service stopped unexpectedly: {', '.join(failed)}")
-                return 1
-            except KeyboardInterrupt:
-                interrupted = True
+                    _say(_demo_curl(monica, settings.gateway_port))
+                services.watch()
             finally:
-                _stop_children(children, float(settings.shutdown_grace_seconds))
+                services.stop(float(settings.shutdown_grace_seconds))
     except KeyboardInterrupt:
-        interrupted = True
-        _stop_children(children, float(settings.shutdown_grace_seconds))
+        if services is not None:
+            services.stop(float(settings.shutdown_grace_seconds))
+        _say("kith dev: stopped")
+        return 0
     except RuntimeError as err:
         _say(f"kith dev: {err}")
         return 1
     finally:
         if monica is not None:
             monica.stop()
-    if interrupted:
-        _say("kith dev: stopped")
     return 0

@@ -1,4 +1,8 @@
-"""`kith import monica|vcard` and `kith imports show`: start an import and watch it finish.
+"""`kith import monica|vcard|show|cancel` (and `kith imports show`): imports from a terminal.
+
+An import is told the way the console tells it (`kith_common.import_report`): what arrived, how
+long it took and how much of that was Monica's rate limit, what went wrong and what to do.
+`--json` prints the API's JSON instead, for scripts.
 
 Exit codes: 0 when the import completed, 1 when it failed or was cancelled (the reason is
 printed), 2 for a refused request (bad input, no token, gateway unreachable).
@@ -14,7 +18,6 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
-from rich.table import Table
 
 from kith_common.cli.api import (
     ApiError,
@@ -26,6 +29,7 @@ from kith_common.cli.api import (
     following,
     refused,
 )
+from kith_common.import_report import Report, report
 
 FINAL = ("completed", "failed", "cancelled")
 BUSY = ("pending", "processing", "cancelling")
@@ -73,11 +77,21 @@ def add_parsers(sub: Any) -> None:
     vcard.add_argument("--no-wait", action="store_true", help="start it and return")
     add_connection_args(vcard)
 
+    _add_show(kinds)
+    cancel = kinds.add_parser("cancel", help="cancel a running import (what arrived stays)")
+    cancel.add_argument("id", type=int)
+    cancel.add_argument("--json", action="store_true", help="print the API's answer as JSON")
+    add_connection_args(cancel)
+
     shown = sub.add_parser("imports", help="import history")
-    verbs = shown.add_subparsers(dest="imports_command", required=True)
-    show_one = verbs.add_parser("show", help="one import: status, phases, summary")
+    _add_show(shown.add_subparsers(dest="imports_command", required=True))
+
+
+def _add_show(verbs: Any) -> None:
+    show_one = verbs.add_parser("show", help="one import in plain language")
     show_one.add_argument("id", type=int)
     show_one.add_argument("--follow", action="store_true", help="watch it until it finishes")
+    show_one.add_argument("--json", action="store_true", help="print the API's JSON")
     add_connection_args(show_one)
 
 
@@ -90,12 +104,14 @@ def run(args: argparse.Namespace) -> int:
 
 async def _run(args: argparse.Namespace) -> int:
     async with client(args) as http, following(http, "import.") as kick:
-        if args.command == "imports":
+        if args.command == "imports" or args.import_kind == "show":
             item = await call(http, "GET", f"/v1/imports/{args.id}")
             if args.follow and not _finished(item):
-                item = await _watch(http, kick, args.id)
-            _print(item)
+                item = await _watch(http, kick, args.id, quiet=args.json)
+            _print(item, as_json=args.json)
             return 0 if item["status"] != "failed" else 1
+        if args.import_kind == "cancel":
+            return await _cancel(http, args)
         if args.import_kind == "monica":
             if not args.skip_check:
                 checked = await call(
@@ -126,6 +142,17 @@ async def _run(args: argparse.Namespace) -> int:
         return _verdict(item)
 
 
+async def _cancel(http: Any, args: argparse.Namespace) -> int:
+    accepted = await call(http, "POST", f"/v1/imports/{args.id}/cancel")
+    if args.json:
+        print(json.dumps(accepted))  # CLI output
+    else:
+        print(
+            f"import {accepted['id']} is being cancelled; what arrived so far stays"
+        )  # CLI output
+    return 0
+
+
 def _finished(item: dict[str, Any]) -> bool:
     return item["status"] in FINAL and not (
         item["status"] == "completed"
@@ -133,14 +160,18 @@ def _finished(item: dict[str, Any]) -> bool:
     )
 
 
-async def _watch(http: Any, kick: asyncio.Event, import_id: int) -> dict[str, Any]:
+async def _watch(
+    http: Any, kick: asyncio.Event, import_id: int, *, quiet: bool = False
+) -> dict[str, Any]:
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.percentage:>3.0f}%"),
+        TextColumn("{task.fields[eta]}"),
+        disable=quiet,
     ) as bar:
-        task = bar.add_task("pending", total=None)
+        task = bar.add_task("pending", total=None, eta="")
 
         def show(item: dict[str, Any]) -> bool:
             _advance(bar, task, item)
@@ -155,14 +186,19 @@ async def _watch(http: Any, kick: asyncio.Event, import_id: int) -> dict[str, An
 
 
 def _advance(bar: Progress, task: TaskID, item: dict[str, Any]) -> None:
-    progress = item.get("progress") or {}
-    phase = progress.get("phase") or item["status"]
-    total, current = progress.get("total"), progress.get("current") or 0
+    told = report(item)
     if item["status"] == "completed":
-        done = max(total or 0, current, 1)
-        bar.update(task, description=_phases(item), total=done, completed=done)
+        done = max(told.total or 0, told.current or 0, 1)
+        bar.update(task, description=_phases(item), total=done, completed=done, eta="")
     else:
-        bar.update(task, description=str(phase), total=total, completed=current)
+        phase = next((s.label for s in told.steps if s.state == "current"), item["status"])
+        bar.update(
+            task,
+            description=phase,
+            total=told.total,
+            completed=told.current or 0,
+            eta=told.eta or "",
+        )
 
 
 def _phases(item: dict[str, Any]) -> str:
@@ -178,15 +214,36 @@ def _verdict(item: dict[str, Any]) -> int:
     return fail(f"import {item['id']} {item['status']}: {reason}")
 
 
-def _print(item: dict[str, Any]) -> None:
-    console = Console()
-    table = Table(title=f"Import {item['id']} ({item['source']})", show_header=False)
-    table.add_row("status", _phases(item))
-    for key in ("api_url", "file_name", "error", "cancel_reason"):
+def _print(item: dict[str, Any], *, as_json: bool = False) -> None:
+    if as_json:
+        print(json.dumps(item, indent=2))  # CLI output
+        return
+    console = Console(highlight=False)
+    where = item.get("api_url") or item.get("file_name") or ""
+    console.print(f"[bold]Import {item['id']}[/bold] ({item['source']} {where}): {_phases(item)}")
+    for line in _lines(report(item), item):
+        console.print(line, markup=False)
+
+
+_MARKS = {"done": "✓", "current": "…", "waiting": "·", "skipped": "–", "failed": "✗"}
+
+
+def _lines(told: Report, item: dict[str, Any]) -> list[str]:
+    """The report as terminal lines: the story first, then steps, problems and advice."""
+    lines = [told.headline + "."]
+    lines += [line if line.endswith(".") else line + "." for line in told.lines]
+    if told.timing:
+        lines.append(told.timing + ".")
+    lines.append("  ".join(f"{_MARKS[s.state]} {s.label}" for s in told.steps))
+    if told.eta:
+        lines.append(f"Now: {told.phase}, {told.eta}.")
+    for key in ("error", "cancel_reason"):
         if item.get(key):
-            table.add_row(key, str(item[key]))
-    for key, value in (item.get("summary") or {}).items():
-        table.add_row(key, json.dumps(value) if isinstance(value, dict | list) else str(value))
-    if item.get("sync_summary"):
-        table.add_row("sync_summary", json.dumps(item["sync_summary"]))
-    console.print(table)
+            lines.append(f"{'Failed' if key == 'error' else 'Cancelled'}: {item[key]}")
+    if told.errors:
+        lines.append(f"{len(told.errors)} problems:")
+        lines += [f"  - {error}" for error in told.errors]
+    for group in told.media:
+        lines.append(f"{group.count} {group.kind}s: {group.reason}")
+    lines += told.advice
+    return lines

@@ -50,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     dev = sub.add_parser("dev", help="the whole stack on this machine")
     dev.add_argument("--state-dir", default=".kith", help="embedded servers' data (default .kith)")
     dev.add_argument("--demo", action="store_true", help="also serve a seeded fake Monica")
+    dev.add_argument(
+        "--verbose", action="store_true", help="every service's log in this terminal, not a file"
+    )
 
     docs = sub.add_parser("docs", help="render generated documents")
     docs.add_argument("document", choices=["asyncapi"])
@@ -64,6 +67,13 @@ def _parser() -> argparse.ArgumentParser:
     operator.add_argument("--name", default="operator")
     scan = admin_sub.add_parser("dedup-scan", help="publish a duplicate scan")
     scan.add_argument("--all-accounts", action="store_true", required=True)
+    phones = admin_sub.add_parser("phones", help="phone number maintenance")
+    phones_sub = phones.add_subparsers(dest="phones_command", required=True)
+    renormalize = phones_sub.add_parser(
+        "renormalize", help="re-derive every phone's E.164 form and match key (dedup.md §6.6)"
+    )
+    renormalize.add_argument("--all", action="store_true", required=True, help="every account")
+    renormalize.add_argument("--json", action="store_true", help="print the count as JSON")
 
     from kith_common.cli import duplicates, imports, reset  # the HTTP client commands
 
@@ -100,7 +110,7 @@ def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         case "dev":
             from kith_common.cli import dev
 
-            return dev.run(settings, state_dir=args.state_dir, demo=args.demo)
+            return dev.run(settings, state_dir=args.state_dir, demo=args.demo, verbose=args.verbose)
         case "docs":
             return commands.render_doc(args.document)
         case "admin":

@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from kith_common.errors import Conflict, InvalidInput
+from kith_common.import_report import report
 from kith_gateway.console.access import (
     FORM_ERRORS,
     FormErrors,
@@ -25,7 +26,7 @@ from kith_gateway.console.access import (
 from kith_gateway.console.session_routes import ConsoleCookie
 from kith_gateway.deps import Context, Session, check_role
 from kith_gateway.pagination import DEFAULT_LIMIT
-from kith_gateway.schemas.imports import ConnectionCheckIn, MonicaImportIn
+from kith_gateway.schemas.imports import ConnectionCheckIn, ImportOut, MonicaImportIn
 from kith_gateway.services import accounts, imports
 from kith_gateway.services.imports import VCARD_SUFFIXES
 
@@ -200,9 +201,25 @@ async def detail(
 ) -> Response:
     async def run(v: Visitor) -> Response:
         item = await imports.get_import(session, v.user, import_id)
-        return html("import_detail.html", v, title=f"Import {item.id}", i=item, errors={})
+        return _detail(v, item)
 
     return await page(session, ctx.settings.encryption_key(), cookie, run)
+
+
+def _detail(
+    v: Visitor, item: ImportOut, status: int = 200, errors: dict[str, str] | None = None
+) -> Response:
+    """The import page: the import told in plain language, as `kith import show` tells it."""
+    told = report(item.model_dump(mode="json"))
+    return html(
+        "import_detail.html",
+        v,
+        status,
+        title=f"Import {item.id}",
+        i=item,
+        told=told,
+        errors=errors or {},
+    )
 
 
 @router.post("/imports/{import_id}/cancel")
@@ -229,15 +246,7 @@ async def media_retry(
         check_role(v.user, "editor")
         if not api_key.strip():
             item = await imports.get_import(session, v.user, import_id)
-            errors = {"api_key": "Enter the Monica API key again."}
-            return html(
-                "import_detail.html",
-                v,
-                FORM_ERRORS,
-                title=f"Import {item.id}",
-                i=item,
-                errors=errors,
-            )
+            return _detail(v, item, FORM_ERRORS, {"api_key": "Enter the Monica API key again."})
         await imports.retry_media(session, ctx, v.user, import_id, api_key.strip())
         return see_other(f"/console/imports/{import_id}")
 
