@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from kith_common.accounts import create_account
 from kith_common.db.models import Import
 from kith_common.monica.client import origin_of
+from kith_common.monica.metrics import REQUESTS
 from kith_common.settings import Settings
 from kith_common.testing import eventually
 from kith_common.testing.bus import Harness, harness_fixture
@@ -30,6 +31,7 @@ from kith_importer.app import build_app as build_importer
 from kith_importer.config import ImporterConfig
 from kith_importer.testing import create
 from kith_photos.app import build_app as build_photos
+from kith_photos.downloads import DOWNLOAD_ENDPOINT
 
 Sessions = async_sessionmaker[AsyncSession]
 MISC = {f"/api/{name}" for name in ITEM_ENDPOINTS} - {"/api/notes", "/api/photos", "/api/documents"}
@@ -123,6 +125,8 @@ async def test_429_on_a_download_pauses_every_phase_then_the_download_succeeds(
     fake.add_fault(Fault("/public/{file}", status=429, retry_after=5))
     # The documents listing answers late, so the misc phase is well under way by the download.
     fake.add_fault(Fault("/api/documents", kind="slow", delay=1.0))
+    throttled = REQUESTS.labels(DOWNLOAD_ENDPOINT, "429")
+    throttled_before = throttled._value.get()
     with FakeMonicaServer(fake) as monica:
         # 5 requests a second: the misc phase's dozen lists are still under way when the
         # media phase reaches its first download.
@@ -147,6 +151,7 @@ async def test_429_on_a_download_pauses_every_phase_then_the_download_succeeds(
     assert downloads.count((retried, 429)) == 1
     assert downloads.count((retried, 200)) == 1  # one retry, then the file
     assert ("/public/rel.pdf", 200) in downloads  # a relative link, resolved on Monica's host
+    assert throttled._value.get() - throttled_before == 1
     sync = row.sync_summary or {}
     assert (sync["documents"]["synced"], sync["documents"]["failed"]) == (2, 0)
     assert sync["documents"]["downloads"] == {origin_of(monica.url): 3}

@@ -13,6 +13,8 @@ Transient failures are retried by the one retry layer with the client's `RetryPo
 download waits as patiently, and as briefly, as an API call.
 
 A relative `link` is resolved against the Monica base URL, then guarded like any other.
+Downloads from Monica's origin appear in `kith_monica_requests_total` as endpoint
+`{document link}`.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import httpx
 
 from kith_common.monica.client import MonicaClient, origin_of
 from kith_common.monica.errors import MonicaUnavailable
+from kith_common.monica.metrics import REQUESTS
 from kith_common.monica.retry import Pause, Retry, transient_status, with_retries
 from kith_common.ssrf import GuardedTransport, HostRefused
 from kith_photos.hosts import HostGates
@@ -41,6 +44,7 @@ LOGIN_PAGE_MESSAGE: Final = (
     "download it from Monica"
 )
 MAX_REDIRECTS: Final = 3
+DOWNLOAD_ENDPOINT: Final = "{document link}"  # the endpoint label of downloads from Monica
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -159,6 +163,8 @@ class Downloader:
             headers = self._auth if origin == self._monica.origin else None
             async with self._turn(origin) as pause:
                 response = await self._send(url, headers)
+                if headers is not None:  # Monica's origin: one of Monica's requests
+                    REQUESTS.labels(DOWNLOAD_ENDPOINT, str(response.status_code)).inc()
                 try:
                     status = response.status_code
                     if status in _REDIRECTS:
