@@ -13,7 +13,7 @@ from nats.js import JetStreamContext
 from kith_common.service import Runtime
 from kith_common.settings import Settings
 from kith_common.storage import LocalStorage
-from kith_common.testing.bus import Harness, drop_streams
+from kith_common.testing.bus import Harness, harness_fixture
 from kith_common.testing.fake_monica import FakeMonica, FakeMonicaServer, World
 from kith_photos.app import build_app
 from kith_photos.testing import FAKE_TOKEN as TOKEN
@@ -42,13 +42,7 @@ def storage(tmp_path: Path) -> LocalStorage:
     return LocalStorage(tmp_path / "files")
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def harness(database_url: str, nats_url: str, stream_prefix: str) -> AsyncIterator[Harness]:
-    h = Harness(database_url, nats_url, stream_prefix)
-    yield h
-    for runtime in h.runtimes:
-        await runtime.stop()
-    await drop_streams(nats_url, stream_prefix)
+harness = pytest_asyncio.fixture(harness_fixture, loop_scope="session", name="harness")
 
 
 @pytest_asyncio.fixture(loop_scope="session")

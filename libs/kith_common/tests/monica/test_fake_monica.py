@@ -11,8 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kith_common.testing.fake_monica import FakeMonica, FakeMonicaServer, World, generate
+from kith_common.testing.fake_monica import FakeMonica, FakeMonicaServer, Fault, World, generate
 from kith_common.testing.fake_monica.app import _tie_page
+from kith_common.testing.fake_monica.media import add_document
 
 JSON = {"Accept": "application/json", "Authorization": "Bearer test-token"}
 
@@ -207,6 +208,23 @@ def test_rate_limit_answers_429_with_retry_after_and_counts_only_authenticated()
     assert answers[3].json()["error"]["error_code"] == 34
     assert int(answers[3].headers["Retry-After"]) >= 1
     assert fake.stats()["too_many"] == 1
+
+
+def test_throttled_files_spend_the_tokens_budget_and_links_can_be_relative() -> None:
+    world = generate(contacts=2)
+    add_document(world, contact_id=next(iter(world.contacts)), name="r.pdf", relative=True)
+    fake = FakeMonica(world, rate_limit=2, rate_window=30, throttle_files=True)
+    fake.add_fault(Fault("/public/{file}", status=503, retry_after=7))
+    with FakeMonicaServer(fake) as server:
+        [doc] = _get(server, "/api/documents", limit=10).json()["data"]
+        scripted = httpx.get(server.url + doc["link"], headers=JSON)
+        anonymous = httpx.get(server.url + doc["link"])
+        over = httpx.get(server.url + doc["link"], headers=JSON)
+    assert doc["link"] == "/public/r.pdf"
+    assert (scripted.status_code, scripted.headers["Retry-After"]) == (503, "7")
+    assert anonymous.status_code == 200  # no token: not this user's budget
+    assert over.status_code == 429
+    assert fake.count("/public/{file}", 429) == 1
 
 
 def test_account_wide_notes_are_newest_first_and_405_on_index_less_routes(

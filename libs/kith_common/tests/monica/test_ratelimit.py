@@ -47,6 +47,27 @@ async def test_a_429_block_pauses_every_limiter_of_the_bucket(
     assert time.monotonic() - started >= 0.4
 
 
+async def test_a_429_during_a_wait_holds_the_slot_already_reserved(
+    session_factory: async_sessionmaker[AsyncSession],
+) -> None:
+    key = bucket_key(f"http://h-{uuid.uuid4().hex}:80", "k")
+    reserved = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        reserved.set()
+        await asyncio.sleep(seconds)
+
+    a = RateLimiter(session_factory, key, per_window=4, window_seconds=1.0)
+    b = RateLimiter(session_factory, key, per_window=4, window_seconds=1.0, sleep=sleep)
+    await a.acquire()
+    started = time.monotonic()
+    waiting = asyncio.ensure_future(b.acquire())
+    await reserved.wait()  # b holds the slot 0.25 s away and waits for it
+    await a.block(1.0)  # Monica answered a's request with 429, Retry-After: 1
+    await waiting
+    assert time.monotonic() - started >= 1.0
+
+
 async def test_other_host_or_key_has_its_own_bucket(
     session_factory: async_sessionmaker[AsyncSession],
 ) -> None:

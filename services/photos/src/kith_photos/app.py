@@ -15,12 +15,13 @@ from kith_common.storage import Storage, open_storage
 from kith_photos import consumers, partials
 from kith_photos.handlers.media import MediaDeps, import_completed_handler, sync_command_handler
 from kith_photos.handlers.merges import merged_handler
+from kith_photos.hosts import HostGates
 from kith_photos.sync import MediaLimits
 
 SERVICE = "photos"
 
 
-def media_limits(settings: Settings, *, rate_window_seconds: float = 60.0) -> MediaLimits:
+def media_limits(settings: Settings) -> MediaLimits:
     return MediaLimits(
         encryption_key=settings.encryption_key(),
         photo_max_bytes=settings.photo_max_bytes,
@@ -29,24 +30,23 @@ def media_limits(settings: Settings, *, rate_window_seconds: float = 60.0) -> Me
         response_max_bytes=settings.monica_max_response_bytes,
         allow_private=settings.import_allow_private_hosts,
         rate_limit_per_minute=settings.monica_rate_limit_per_minute,
-        rate_window_seconds=rate_window_seconds,
+        rate_window_seconds=settings.monica_rate_limit_window_seconds,
     )
 
 
-def build_app(
-    settings: Settings, *, storage: Storage | None = None, rate_window_seconds: float = 60.0
-) -> Runtime:
+def build_app(settings: Settings, *, storage: Storage | None = None) -> Runtime:
     """The photos runtime: media phase consumers, the merged-photo file cleanup, and a sweep of
     partial files that killed writers left.
 
-    `storage` and `rate_window_seconds` exist for tests (a scratch directory, a short window).
+    `storage` exists for tests (a scratch directory).
     """
     runtime = Runtime(settings, SERVICE)
     store = storage or open_storage(settings.storage_url)
     deps = MediaDeps(
         storage=store,
         sessions=runtime.sessions,
-        limits=media_limits(settings, rate_window_seconds=rate_window_seconds),
+        limits=media_limits(settings),
+        hosts=HostGates(),
     )
     runtime.consume(consumers.IMPORT_COMPLETED, ImportCompleted)(
         import_completed_handler(consumers.IMPORT_COMPLETED, deps)

@@ -1,10 +1,17 @@
 """Document pages (importer.md §9): `/api/documents` at limit 100, each `link` downloaded through
 the SSRF guard (token only for Monica's origin), recorded by id and deduplicated by hash.
+
+A page's requests are counted before its transaction: `documents.requests` holds every request
+to Monica (listing pages and downloads from Monica's origin, retries included; what Monica's
+rate limit sees) and `documents.downloads` every download request by origin, Monica's too.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 from kith_common.monica.client import MonicaClient
@@ -34,6 +41,31 @@ from kith_photos.summary import Outcome as Outcome_
 __all__ = ["sync_documents"]
 
 
+@dataclass(frozen=True, slots=True)
+class _Spent:
+    """The clients' counters when a page began: the page is charged the difference."""
+
+    requests: int
+    waited: float
+    downloads: Counter[str]
+
+
+def _spent(client: MonicaClient, downloader: Downloader) -> _Spent:
+    stats = client.stats
+    return _Spent(
+        stats.requests, stats.rate_limit_wait_seconds, Counter(downloader.requests_by_host)
+    )
+
+
+def _charge(run: Run, client: MonicaClient, downloader: Downloader, before: _Spent) -> None:
+    counts = run.summary.documents
+    counts.requests += client.stats.requests - before.requests
+    for origin, requests in (downloader.requests_by_host - before.downloads).items():
+        counts.downloads[origin] = counts.downloads.get(origin, 0) + requests
+    waited = client.stats.rate_limit_wait_seconds - before.waited
+    run.summary.rate_limit_wait_seconds += waited
+
+
 async def sync_documents(
     env: MediaEnv, run: Run, client: MonicaClient, downloader: Downloader
 ) -> None:
@@ -43,7 +75,7 @@ async def sync_documents(
         last_page = run.checkpoint.get("last_page")
         if last_page is not None and page > int(last_page):
             break
-        before = client.stats.requests
+        before = _spent(client, downloader)
         items: list[tuple[int, dict[str, Any]]] = []
         try:
             result = await client.page("/documents", page=page, limit=LIMIT_LADDER[0])
@@ -58,13 +90,18 @@ async def sync_documents(
             run.checkpoint["last_page"] = result.last_page
             offset = (page - 1) * LIMIT_LADDER[0]
             items = [(offset + i, d) for i, d in enumerate(result.data) if isinstance(d, dict)]
-        counts.requests += client.stats.requests - before
-        run.summary.rate_limit_wait_seconds = client.stats.rate_limit_wait_seconds
-        await document_page(env, run, items, downloader)
+        await document_page(
+            env, run, items, downloader, charge=partial(_charge, run, client, downloader, before)
+        )
 
 
 async def document_page(
-    env: MediaEnv, run: Run, items: list[tuple[int, dict[str, Any]]], downloader: Downloader
+    env: MediaEnv,
+    run: Run,
+    items: list[tuple[int, dict[str, Any]]],
+    downloader: Downloader,
+    *,
+    charge: Callable[[], None],
 ) -> None:
     seen: set[str] = set(run.checkpoint.get("seen", []))
     fresh: list[tuple[dict[str, Any], str]] = []
@@ -152,6 +189,7 @@ async def document_page(
                 )
             )
         run.checkpoint["seen"] = sorted(seen)
+        charge()
         await commit_page(env, run, entries, written)
     except BaseException:
         await discard(env, written)

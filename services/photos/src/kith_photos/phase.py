@@ -36,6 +36,7 @@ from kith_common.monica.errors import (
 )
 from kith_common.storage import Storage
 from kith_photos import queries
+from kith_photos.hosts import HostGates
 from kith_photos.metrics import ITEMS, STORED_BYTES
 from kith_photos.summary import Entry, SyncSummary
 
@@ -91,7 +92,8 @@ class MediaLimits:
 
 @dataclass(frozen=True, slots=True)
 class MediaEnv:
-    """What one run is given: fenced transactions, the outbox, storage and the limiter's DB."""
+    """What one run is given: fenced transactions, the outbox, storage, the limiter's DB, and the
+    process-wide politeness toward foreign file hosts."""
 
     unit_of_work: Callable[[], AbstractAsyncContextManager[AsyncSession]]
     publish: Callable[[AsyncSession, str, Payload], Awaitable[Any]]
@@ -99,6 +101,7 @@ class MediaEnv:
     sessions: async_sessionmaker[AsyncSession]
     storage: Storage
     limits: MediaLimits
+    hosts: HostGates = field(default_factory=HostGates)
 
 
 class Stop(Exception):  # control flow: the run ends with this outcome

@@ -83,7 +83,7 @@ async def sync_photos(env: MediaEnv, run: Run, client: MonicaClient) -> None:
         last_page = run.checkpoint.get("last_page")
         if last_page is not None and page > int(last_page):
             break
-        before = client.stats.requests
+        before, waited = client.stats.requests, client.stats.rate_limit_wait_seconds
         try:
             items, total, last = await fetch_photo_page(client, page)
         except MonicaUnavailable:
@@ -93,7 +93,7 @@ async def sync_photos(env: MediaEnv, run: Run, client: MonicaClient) -> None:
             run.errors.append(err.message)
             items, total, last = [], None, None
         counts.requests += client.stats.requests - before
-        run.summary.rate_limit_wait_seconds = client.stats.rate_limit_wait_seconds
+        run.summary.rate_limit_wait_seconds += client.stats.rate_limit_wait_seconds - waited
         if total is not None:
             counts.total = total
         run.checkpoint["last_page"] = last if last is not None else max(page, int(last_page or 1))

@@ -12,7 +12,7 @@ from typing import Any, Final, Literal
 
 from kith_common.events.payloads.photos import DocumentSyncCounts, SyncSummaryCounts
 
-__all__ = ["ENTRY_CAP", "Counts", "Entry", "Outcome", "SyncSummary"]
+__all__ = ["ENTRY_CAP", "Counts", "DocumentCounts", "Entry", "Outcome", "SyncSummary"]
 
 ENTRY_CAP: Final = 500
 Outcome = Literal["synced", "duplicate", "failed", "not_found"]
@@ -62,7 +62,7 @@ class Counts:
     def add(self, outcome: Outcome) -> None:
         setattr(self, outcome, getattr(self, outcome) + 1)
 
-    def to_json(self) -> dict[str, int]:
+    def to_json(self) -> dict[str, Any]:
         return {
             "total": self.total,
             "synced": self.synced,
@@ -80,12 +80,32 @@ class Counts:
 
 
 @dataclass(slots=True)
+class DocumentCounts(Counts):
+    """Counts of documents, and their download requests by origin (`scheme://host:port`)."""
+
+    downloads: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {**Counts.to_json(self), "downloads": dict(sorted(self.downloads.items()))}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> DocumentCounts:
+        data = data or {}
+        base = Counts.from_json(data)
+        downloads = data.get("downloads")
+        return cls(
+            **{f.name: getattr(base, f.name) for f in fields(Counts)},
+            downloads={str(k): int(v) for k, v in (downloads or {}).items()},
+        )
+
+
+@dataclass(slots=True)
 class SyncSummary:
     """`sync_summary`: `{status, total, synced, ..., entries, documents{...}}`."""
 
     status: str = "processing"
     photos: Counts = field(default_factory=Counts)
-    documents: Counts = field(default_factory=Counts)
+    documents: DocumentCounts = field(default_factory=DocumentCounts)
     entries: list[dict[str, Any]] = field(default_factory=list)
     rate_limit_wait_seconds: float = 0.0
 
@@ -109,7 +129,7 @@ class SyncSummary:
         return cls(
             status=str(data.get("status", "processing")),
             photos=Counts.from_json(data),
-            documents=Counts.from_json(data.get("documents")),
+            documents=DocumentCounts.from_json(data.get("documents")),
             entries=list(data.get("entries", [])),
             rate_limit_wait_seconds=float(data.get("rate_limit_wait_seconds", 0.0) or 0.0),
         )

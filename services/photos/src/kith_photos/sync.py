@@ -31,7 +31,7 @@ from kith_common.monica.errors import (
     MonicaUnavailable,
 )
 from kith_common.monica.ratelimit import RateLimiter, bucket_key
-from kith_common.monica.urls import api_root, source_name
+from kith_common.monica.urls import api_root, normalize_api_url, source_name
 from kith_photos import queries
 from kith_photos.document_pages import sync_documents
 from kith_photos.downloads import Downloader
@@ -130,8 +130,10 @@ async def _drive(env: MediaEnv, run: Run, *, last_attempt: bool) -> Outcome:
                     max_response_bytes=limits.response_max_bytes,
                 ) as client,
                 Downloader(
-                    monica_root=api_root(run.api_url),
+                    monica=client,
+                    monica_url=normalize_api_url(run.api_url),
                     api_key=run.api_key,
+                    hosts=env.hosts,
                     allow_private=limits.allow_private,
                     max_bytes=limits.document_max_bytes,
                 ) as downloader,

@@ -3,7 +3,8 @@
 - `urls`: base URL normalisation and the instance name used in `import_records.source`.
 - `ssrf` (in `kith_common.ssrf`): the address guard every request passes.
 - `ratelimit`: the GCRA limiter shared by every process calling one host and key.
-- `client`: httpx over the guard, one retry layer, metrics, size caps, readable errors.
+- `retry`: the one retry layer (policy and loop), shared by the client and document downloads.
+- `client`: httpx over the guard, the retry layer, metrics, size caps, readable errors.
 """
 
 from kith_common.monica.urls import api_root, normalize_api_url, source_instance, source_name

@@ -2,9 +2,12 @@
 
 - httpx over the SSRF-guarded transport; connect 10 s, read 60 s; bodies streamed and capped.
 - Every attempt first takes a slot of the shared rate limiter.
-- One retry layer, here: 429, 408, 5xx, timeouts and connection errors are retried up to 5 times
-  with full-jitter backoff (1, 2, 4, 8, 16 s, capped at 60 s); a 429 waits its Retry-After (60 s
-  when absent) and blocks the shared bucket. Any other 4xx returns at once. Callers never retry.
+- One retry layer (`retry.with_retries`, with this client's `retry` policy): 429, 408, 5xx,
+  timeouts and connection errors are retried up to 5 times with full-jitter backoff (1, 2, 4, 8,
+  16 s, capped at 60 s); a 429 waits its Retry-After (60 s when absent) and blocks the shared
+  bucket. Any other 4xx returns at once. Callers never retry.
+- `acquire` and `pause` let a request sent outside this client (a document download on Monica's
+  origin) take its slot of the same bucket, be counted in `stats`, and block it on a 429.
 - Redirects are followed by hand (at most 3, each hop through the guard) and the token goes
   only to the base URL's origin.
 - Page URLs are built from page numbers, never from `links.next` (API §2).
@@ -14,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -25,7 +27,6 @@ import httpx
 from kith_common.monica.errors import (
     MonicaAuthError,
     MonicaBadResponse,
-    MonicaError,
     MonicaHttpError,
     MonicaNotFound,
     MonicaNotJson,
@@ -35,6 +36,7 @@ from kith_common.monica.errors import (
 )
 from kith_common.monica.metrics import RATE_LIMIT_WAIT, REQUESTS, RETRIES
 from kith_common.monica.ratelimit import RateLimiter, Sleep
+from kith_common.monica.retry import Retry, RetryPolicy, with_retries
 from kith_common.monica.urls import api_root
 from kith_common.ssrf import GuardedTransport, HostRefused
 
@@ -42,7 +44,6 @@ __all__ = ["ClientStats", "MonicaClient", "Page", "origin_of"]
 
 MAX_LIMIT: Final = 100
 MAX_REDIRECTS: Final = 3
-DEFAULT_RETRY_AFTER: Final = 60.0
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 
 
@@ -96,9 +97,9 @@ class MonicaClient:
         self._auth = {"Authorization": f"Bearer {api_key}"}
         self.limiter = limiter
         self._max_bytes = max_response_bytes
-        self._max_retries = max_retries
-        self._backoff_base = backoff_base
-        self._backoff_cap = backoff_cap
+        self.retry = RetryPolicy(
+            max_retries=max_retries, backoff_base=backoff_base, backoff_cap=backoff_cap
+        )
         self._sleep = sleep
         self.stats = ClientStats()
         timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
@@ -184,28 +185,36 @@ class MonicaClient:
     ) -> Any:
         """GET `{root}{path}` with the limiter, the retry layer and the size cap; parse JSON."""
         url = self.root + path
-        last: MonicaError | None = None
-        for attempt in range(self._max_retries + 1):
-            if attempt:
-                self.stats.retries += 1
-                RETRIES.labels(endpoint).inc()
-            await self._take_slot()
-            self.stats.requests += 1
-            try:
-                return await self._attempt(url, params, endpoint)
-            except _Retry as retry:
-                last = retry.error
-                if attempt >= self._max_retries:
-                    break
-                if retry.wait is not None:
-                    await self._wait_retry_after(retry.wait)
-                else:
-                    ceiling = min(self._backoff_cap, self._backoff_base * 2**attempt)
-                    await self._sleep(random.uniform(0, ceiling))  # jitter
-        assert last is not None
-        raise MonicaUnavailable(
-            f"{last.message} (gave up after {self._max_retries} retries)", status=last.status
+
+        async def attempt() -> Any:
+            await self.acquire()
+            return await self._attempt(url, params, endpoint)
+
+        def retried() -> None:
+            self.stats.retries += 1
+            RETRIES.labels(endpoint).inc()
+
+        return await with_retries(
+            attempt, self.retry, pause=self.pause, sleep=self._sleep, on_retry=retried
         )
+
+    @property
+    def origin(self) -> str:
+        """`scheme://host:port` of Monica: the scope of the token and of the shared bucket."""
+        return self._origin
+
+    async def acquire(self) -> None:
+        """Take this key's next slot of the shared limiter and count the request in `stats`.
+
+        Every request to Monica's origin goes through here, `get_json`'s and a document
+        download's alike (importer.md §5: one bucket per origin and key).
+        """
+        await self._take_slot()
+        self.stats.requests += 1
+
+    async def pause(self, seconds: float) -> None:
+        """Monica answered 429: every holder of the bucket waits `seconds` (Retry-After)."""
+        await self._wait_retry_after(seconds)
 
     async def _take_slot(self) -> None:
         if self.limiter is not None:
@@ -230,20 +239,20 @@ class MonicaClient:
             raise MonicaRefused(err.detail or str(err)) from None
         except httpx.TimeoutException:
             REQUESTS.labels(endpoint, "timeout").inc()
-            raise _Retry(MonicaUnavailable(f"{where}: Monica did not answer in time")) from None
+            raise Retry(MonicaUnavailable(f"{where}: Monica did not answer in time")) from None
         except httpx.TransportError as err:
             REQUESTS.labels(endpoint, "connection_error").inc()
             reason = str(err) or type(err).__name__
-            raise _Retry(MonicaUnavailable(f"{where}: cannot connect ({reason})")) from None
+            raise Retry(MonicaUnavailable(f"{where}: cannot connect ({reason})")) from None
         async with _closing(response):
             status = response.status_code
             REQUESTS.labels(endpoint, str(status)).inc()
             if status == 429:
-                wait = _retry_after(response.headers.get("Retry-After"))
+                wait = self.retry.retry_after(response.headers.get("Retry-After"))
                 error = MonicaUnavailable(f"{where}: Monica's rate limit was hit (429)", status=429)
-                raise _Retry(error, wait=wait)
+                raise Retry(error, wait=wait)
             if status == 408 or status >= 500:
-                raise _Retry(MonicaUnavailable(f"{where}: Monica answered {status}", status=status))
+                raise Retry(MonicaUnavailable(f"{where}: Monica answered {status}", status=status))
             if status in _REDIRECTS:
                 msg = f"{where}: redirected to a login or web page, not the Monica API"
                 raise MonicaNotJson(msg, status=status)
@@ -296,30 +305,14 @@ class MonicaClient:
                     raise MonicaTooLarge(_too_large(where, self._max_bytes))
                 chunks.append(chunk)
         except httpx.TimeoutException:
-            raise _Retry(MonicaUnavailable(f"{where}: Monica stopped answering mid-body")) from None
+            raise Retry(MonicaUnavailable(f"{where}: Monica stopped answering mid-body")) from None
         except httpx.TransportError:
-            raise _Retry(MonicaUnavailable(f"{where}: the connection broke mid-body")) from None
+            raise Retry(MonicaUnavailable(f"{where}: the connection broke mid-body")) from None
         return b"".join(chunks)
 
 
 def _too_large(where: str, limit: int) -> str:
     return f"{where}: the answer is larger than {limit // (1024 * 1024) or 1} MiB"
-
-
-def _retry_after(value: str | None) -> float:
-    if value is None:
-        return DEFAULT_RETRY_AFTER
-    try:
-        return max(0.0, min(float(value), 3600.0))
-    except ValueError:
-        return DEFAULT_RETRY_AFTER
-
-
-class _Retry(Exception):  # control flow inside get_json, never escapes
-    def __init__(self, error: MonicaError, *, wait: float | None = None) -> None:
-        super().__init__(error.message)
-        self.error = error
-        self.wait = wait
 
 
 class _closing:

@@ -4,7 +4,9 @@ One GCRA bucket per (origin, sha256(API key)) lives in the `rate_limits` table. 
 its slot with one `UPDATE ... RETURNING` under the row lock, on the database clock
 (`clock_timestamp()`, not the transaction's `now()`), so processes on different machines with
 skewed clocks still space their requests `window / N` apart. A 429 from Monica sets
-`blocked_until`, which pauses every holder of the bucket at once.
+`blocked_until`, which pauses every holder of the bucket at once: later slots start after it,
+and a caller whose slot was reserved before the 429 finds the bucket blocked when its wait ends
+and takes a new slot, so no phase or replica sends anything until the pause is over.
 
 There is no burst allowance: Monica's window opens at the first hit, so evenly spaced requests
 are the only schedule that can never put more than N into any window. The limiter is its own
@@ -42,6 +44,9 @@ _TAKE_SLOT = text(
     RETURNING extract(epoch FROM (r.tat - make_interval(secs => :interval)
                                   - clock_timestamp()))::float8 AS wait
     """
+)
+_BLOCKED = text(
+    "SELECT coalesce(blocked_until > clock_timestamp(), false) FROM rate_limits WHERE key = :key"
 )
 _BLOCK = text(
     """
@@ -98,12 +103,25 @@ class RateLimiter:
         if not self.enabled:
             return 0.0
         assert self.sessions is not None
-        async with self.sessions() as session, session.begin():
-            wait = await session.scalar(_TAKE_SLOT, {"key": self.key, "interval": self.interval})
-        wait = max(0.0, float(wait or 0.0))
-        if wait > 0:
+        waited = 0.0
+        while True:
+            async with self.sessions() as session, session.begin():
+                wait = await session.scalar(
+                    _TAKE_SLOT, {"key": self.key, "interval": self.interval}
+                )
+            wait = max(0.0, float(wait or 0.0))
+            if wait <= 0:
+                return waited
             await self._wait(wait)
-        return wait
+            waited += wait
+            if self.wake.is_set() or not await self._blocked():
+                return waited
+
+    async def _blocked(self) -> bool:
+        """Whether a 429 blocked the bucket past this moment (while a slot was waited for)."""
+        assert self.sessions is not None
+        async with self.sessions() as session:
+            return bool(await session.scalar(_BLOCKED, {"key": self.key}))
 
     async def block(self, seconds: float) -> None:
         """Monica answered 429: pause every user of the bucket for `seconds`."""

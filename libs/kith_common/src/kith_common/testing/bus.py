@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -123,6 +123,23 @@ async def drop_streams(nats_url: str, prefix: str) -> None:
         with contextlib.suppress(Exception):  # the stream may never have been created
             await js.delete_stream(f"{prefix}_{base}")
     await nc.close()
+
+
+async def harness_fixture(
+    database_url: str, nats_url: str, stream_prefix: str
+) -> AsyncIterator[Harness]:
+    """The body of a per-test `harness` fixture; its arguments are the kith plugin's fixtures.
+
+    Yields a `Harness` on the test's stream prefix; afterwards stops every runtime the test
+    appended to `runtimes` and drops the prefixed streams. A conftest makes it a fixture with
+    `harness = pytest_asyncio.fixture(harness_fixture, loop_scope="session", name="harness")`,
+    so test directories that cannot import each other still share one definition.
+    """
+    harness = Harness(database_url, nats_url, stream_prefix)
+    yield harness
+    for runtime in harness.runtimes:
+        await runtime.stop()
+    await drop_streams(nats_url, stream_prefix)
 
 
 async def create_effects_table(harness: Harness) -> None:

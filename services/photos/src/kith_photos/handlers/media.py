@@ -13,6 +13,7 @@ from kith_common.events.envelope import Payload
 from kith_common.events.payloads.imports import ImportCompleted
 from kith_common.events.payloads.photos import SyncPhotos
 from kith_common.storage import Storage
+from kith_photos.hosts import HostGates
 from kith_photos.sync import MediaEnv, MediaLimits, run_media_phase
 
 __all__ = ["MediaDeps", "import_completed_handler", "sync_command_handler"]
@@ -25,6 +26,7 @@ class MediaDeps:
     storage: Storage
     sessions: async_sessionmaker[AsyncSession]
     limits: MediaLimits
+    hosts: HostGates
 
 
 def _env(ctx: MessageContext[Any], deps: MediaDeps) -> MediaEnv:
@@ -38,6 +40,7 @@ def _env(ctx: MessageContext[Any], deps: MediaDeps) -> MediaEnv:
         sessions=deps.sessions,
         storage=deps.storage,
         limits=deps.limits,
+        hosts=deps.hosts,
     )
 
 

@@ -30,7 +30,14 @@ class DocumentSyncCounts(Payload):
     failed: int = 0
     not_found: int = 0
     missing: int = 0
-    requests: int = 0
+    requests: int = Field(
+        default=0,
+        description="Requests to Monica: listing pages and downloads from Monica's origin.",
+    )
+    downloads: dict[str, int] = Field(
+        default_factory=dict,
+        description="Download requests by origin (`scheme://host:port`), Monica's included.",
+    )
 
 
 class SyncSummaryCounts(Payload):

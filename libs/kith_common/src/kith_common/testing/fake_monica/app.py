@@ -5,7 +5,9 @@
 redirect by Accept header, a per-user fixed-window rate limit with real 429s, listing filters,
 direct GET of any contact of the token's account, account-wide lists, the deterministic
 tie-group drop under LIMIT/OFFSET, per-endpoint counters and an ordered request log, and
-scripted faults per endpoint template, page or id.
+scripted faults per endpoint template, page or id (the file routes `/public/{file}` and
+`/store/{file}` included). With `throttle_files`, a file request carrying a valid token spends
+that user's rate-limit budget like an API call (a Monica whose proxy throttles every route).
 """
 
 from __future__ import annotations
@@ -73,7 +75,8 @@ class Fault:
     `login_page` (200 HTML), `malformed` (200, truncated JSON), `body` (200 with `body`
     verbatim: wrong types, missing keys, NULs...), `huge` (200 with `size` bytes), `slow`
     (sleep `delay` then answer normally), `reset` (the connection breaks mid-body).
-    `page` / `contact_id` narrow it; `times` None means forever.
+    `page` / `contact_id` narrow it; `times` None means forever. `retry_after` adds that
+    `Retry-After` header to a `status` answer (a scripted 429).
     """
 
     endpoint: str
@@ -85,6 +88,7 @@ class Fault:
     body: Any = None
     delay: float = 0.0
     size: int = 0
+    retry_after: int | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +138,7 @@ class FakeMonica:
     rate_limit: int = 0
     rate_window: float = 60.0
     tie_drop: set[str] = field(default_factory=lambda: {"contacts"})
+    throttle_files: bool = False
     poison_ids: set[int] = field(default_factory=set)
     # Seconds every authenticated answer waits first, as a Monica across a network (and PHP
     # building the page) would; 0 answers at once, as loopback does.
@@ -273,13 +278,30 @@ class FakeMonica:
                 response = RedirectResponse("/login", status_code=302)
             self._record(request, endpoint, response.status_code, None)
             return None, response, {}
+        headers, early = self._throttle(request, endpoint, user["id"])
+        if early is not None:
+            return None, early, headers
+        if self.latency > 0:
+            await asyncio.sleep(self.latency)
+        fault = self._take_fault(request, endpoint)
+        if fault is not None:
+            response_or_none = await self._apply(fault, headers)
+            if response_or_none is not None:
+                self._record(request, endpoint, response_or_none.status_code, user["id"])
+                return None, response_or_none, headers
+        return user, None, headers
+
+    def _throttle(
+        self, request: Request, endpoint: str, user_id: int
+    ) -> tuple[dict[str, str], Response | None]:
+        """Spend one request of `user_id`'s window: its headers, and a 429 once it is over."""
         headers: dict[str, str] = {}
         if self.rate_limit > 0:
             with self._lock:
                 now = self.clock()
-                window = self._windows.get(user["id"])
+                window = self._windows.get(user_id)
                 if window is None or now - window.opened >= self.rate_window:
-                    window = self._windows[user["id"]] = _Window(opened=now)
+                    window = self._windows[user_id] = _Window(opened=now)
                 window.count += 1
                 over = window.count > self.rate_limit
                 remaining = max(0, self.rate_limit - window.count)
@@ -299,17 +321,9 @@ class FakeMonica:
                 response = _error(
                     429, 34, "Too many attempts, please slow down the request", headers
                 )
-                self._record(request, endpoint, 429, user["id"])
-                return None, response, headers
-        if self.latency > 0:
-            await asyncio.sleep(self.latency)
-        fault = self._take_fault(request, endpoint)
-        if fault is not None:
-            response_or_none = await self._apply(fault, headers)
-            if response_or_none is not None:
-                self._record(request, endpoint, response_or_none.status_code, user["id"])
-                return None, response_or_none, headers
-        return user, None, headers
+                self._record(request, endpoint, 429, user_id)
+                return headers, response
+        return headers, None
 
     def _take_fault(self, request: Request, endpoint: str) -> Fault | None:
         page = request.query_params.get("page")
@@ -332,6 +346,8 @@ class FakeMonica:
             await asyncio.sleep(fault.delay)
             return None
         if fault.kind == "status":
+            if fault.retry_after is not None:
+                headers = {**headers, "Retry-After": str(fault.retry_after)}
             return _error(fault.status, 31 if fault.status == 404 else 40, "fault", headers)
         if fault.kind == "html":
             return HTMLResponse(
@@ -676,7 +692,29 @@ class FakeMonica:
 
     # --- files (API §11.4) -----------------------------------------------------------------------
 
+    async def _file_guard(self, request: Request, endpoint: str) -> Response | None:
+        """What a file route answers before its file: a 429 of the token's user when files are
+        throttled, or a scripted fault. None to serve the route as usual."""
+        auth = request.headers.get("authorization", "")
+        token = auth[7:] if auth.lower().startswith("bearer ") else ""
+        user = self.world.users.get(token) if token not in self.revoked else None
+        user_id = None if user is None else user["id"]
+        if self.throttle_files and user_id is not None:
+            _headers, early = self._throttle(request, endpoint, user_id)
+            if early is not None:
+                return early
+        fault = self._take_fault(request, endpoint)
+        if fault is None:
+            return None
+        response = await self._apply(fault, {})
+        if response is not None:
+            self._record(request, endpoint, response.status_code, user_id)
+        return response
+
     async def _private_file(self, request: Request) -> Response:
+        early = await self._file_guard(request, "/store/{file}")
+        if early is not None:
+            return early
         # Session auth only: a Bearer request never gets the bytes.
         self._record(
             request,
@@ -689,6 +727,9 @@ class FakeMonica:
         return RedirectResponse("/login", status_code=302)
 
     async def _public_file(self, request: Request) -> Response:
+        early = await self._file_guard(request, "/public/{file}")
+        if early is not None:
+            return early
         spec = self.world.files.get(request.path_params["name"])
         if spec is None or not spec.get("public"):
             self._record(request, "/public/{file}", 404, None)

@@ -201,7 +201,8 @@ class World:
         default_factory=lambda: list(DEFAULT_RELATIONSHIP_TYPES)
     )
     hidden_ids: set[int] = field(default_factory=set)
-    files: dict[str, dict[str, Any]] = field(default_factory=dict)  # name → {data, mime, public}
+    # name → {data, mime, public, relative}
+    files: dict[str, dict[str, Any]] = field(default_factory=dict)
     next_id: int = 1
 
     # --- seeding helpers -----------------------------------------------------------------------
@@ -555,6 +556,8 @@ def render_item(world: World, endpoint: str, item: dict[str, Any], base: str) ->
         data["recipient"] = _contact_ref(world, item.get("recipient_id"), base)
     if endpoint == "documents" and "file" in item:
         name = item["file"]
-        public = world.files.get(name, {}).get("public", False)
-        data["link"] = f"{base}/{'public' if public else 'store'}/{name}"
+        spec = world.files.get(name, {})
+        path = f"/{'public' if spec.get('public', False) else 'store'}/{name}"
+        # A Monica whose storage URL has no host gives a link relative to its own origin.
+        data["link"] = path if spec.get("relative", False) else base + path
     return data
