@@ -86,6 +86,30 @@ def test_disruption_budgets_cover_every_deployment(rendered: dict[str, Any], ove
 
 
 @pytest.mark.parametrize("overlay", validate.OVERLAYS)
+def test_claims_bind_and_dev_starts_on_a_one_node_cluster(
+    rendered: dict[str, Any], overlay: str
+) -> None:
+    assert validate.claim_errors(rendered[overlay], overlay) == []
+    claim = validate.find(rendered[overlay], "PersistentVolumeClaim", validate.FILES_CLAIM)
+    assert claim is not None
+    want = ["ReadWriteOnce"] if overlay == "dev" else ["ReadWriteMany"]
+    assert claim["spec"]["accessModes"] == want
+
+
+def test_only_services_that_store_files_mount_the_claim(
+    rendered: dict[str, Any], contract: validate.Contract
+) -> None:
+    assert contract.storage_users == {"gateway", "importer", "photos", "reset"}
+    mounting = {
+        p.labels[validate.COMPONENT]
+        for p in validate.pod_templates(rendered["dev"])
+        if p.kind == "Deployment"
+        and any("persistentVolumeClaim" in v for v in p.spec.get("volumes") or [])
+    }
+    assert mounting == contract.storage_users
+
+
+@pytest.mark.parametrize("overlay", validate.OVERLAYS)
 def test_network_policies_select_every_pod_and_allow_only_what_it_needs(
     rendered: dict[str, Any], contract: validate.Contract, overlay: str
 ) -> None:

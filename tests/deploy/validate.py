@@ -58,7 +58,11 @@ SECRET_NAME = "kith-secrets"
 FILES_CLAIM = "kith-files"
 FILES_PATH = "/var/lib/kith"
 NATS_HOST = "nats.nats.svc.cluster.local"
-NATS_MONITOR_ENDPOINT = f"{NATS_HOST}:8222"
+# KEDA reads /jsz through the chart's headless Service: on a cluster it then asks
+# `<consumer leader>.<this host>`, which only the StatefulSet's headless Service resolves.
+NATS_MONITOR_ENDPOINT = "nats-headless.nats.svc.cluster.local:8222"
+# The `release` label kube-prometheus-stack's podMonitorSelector/ruleSelector match by default.
+PROMETHEUS_RELEASE = "kube-prometheus-stack"
 STREAMS = {"KITH_CMD": "kith.cmd.", "KITH_EVT": "kith.evt.", "KITH_DLQ": "kith.dlq."}
 
 # Settings that belong in the Secret, never in the ConfigMap.
@@ -97,7 +101,9 @@ SPEC_WORKLOADS: Mapping[str, Workload] = {
     "gateway": Workload(("100m", "256Mi"), ("1", "512Mi"), 30, prod_replicas=2),
     "importer": Workload(("200m", "384Mi"), ("1", "768Mi"), 90, keda=(1, 4, 2)),
     "dedup": Workload(("250m", "512Mi"), ("2", "1Gi"), 60, keda=(1, 4, 10)),
-    "photos": Workload(("100m", "384Mi"), ("1", "1Gi"), 60, keda=(1, 4, 10)),
+    # Photos alone scales to zero: nothing but its JetStream consumers needs the process
+    # (components/keda/scaledobjects.yaml says why each other worker keeps one pod).
+    "photos": Workload(("100m", "384Mi"), ("1", "1Gi"), 60, keda=(0, 4, 10)),
     "reset": Workload(("100m", "256Mi"), ("1", "512Mi"), 60, keda=(1, 3, 20)),
 }
 # deploy.md §3 probe timings: (path, periodSeconds, timeoutSeconds or None, failureThreshold).
@@ -126,6 +132,8 @@ class Contract:
     settings_defaults: Mapping[str, str]  # KITH_* env name -> default as an env string
     required_settings: frozenset[str]
     dev_secret_key: str
+    # Services whose code opens the file storage: only they mount the `kith-files` claim.
+    storage_users: frozenset[str] = frozenset()
 
     @property
     def settings(self) -> frozenset[str]:
@@ -192,7 +200,26 @@ def load_contract() -> Contract:
         settings_defaults=defaults,
         required_settings=frozenset(required),
         dev_secret_key=getattr(settings_module, "DEV_SECRET_KEY", ""),
+        storage_users=storage_users(),
     )
+
+
+_STORAGE_IMPORT = re.compile(r"\bkith_common\.storage\b|from kith_common import [^\n]*\bstorage\b")
+
+
+def storage_users() -> frozenset[str]:
+    """Services whose package (test helpers aside) imports kith_common.storage, found by
+    grepping the installed sources: only these need the files volume."""
+    users = set()
+    for ep in importlib.metadata.entry_points(group="kith.services"):
+        spec = importlib.util.find_spec(ep.value.split(".", 1)[0])
+        for base in (spec.submodule_search_locations or []) if spec else []:
+            for path in Path(base).rglob("*.py"):
+                if not path.stem.startswith("testing") and _STORAGE_IMPORT.search(
+                    path.read_text()
+                ):
+                    users.add(ep.name)
+    return frozenset(users)
 
 
 def settings_errors(env: Mapping[str, str], where: str) -> list[str]:
@@ -488,7 +515,9 @@ def _security_errors(where: str, pod: PodTemplate, container: Mapping[str, Any])
     return problems
 
 
-def _volume_errors(where: str, pod: PodTemplate, container: Mapping[str, Any]) -> list[str]:
+def _volume_errors(
+    where: str, pod: PodTemplate, container: Mapping[str, Any], contract: Contract
+) -> list[str]:
     problems = []
     volumes = {v["name"]: v for v in pod.spec.get("volumes") or []}
     mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts") or []}
@@ -498,8 +527,15 @@ def _volume_errors(where: str, pod: PodTemplate, container: Mapping[str, Any]) -
     if pod.kind == "Deployment":
         files = volumes.get(mounts.get(FILES_PATH, ""))
         claim = ((files or {}).get("persistentVolumeClaim") or {}).get("claimName")
-        if claim != FILES_CLAIM:
+        service = pod.labels.get(COMPONENT, "")
+        if service in contract.storage_users and claim != FILES_CLAIM:
             problems.append(f"{where}: {FILES_PATH} is not the PVC {FILES_CLAIM}")
+        claims = [v for v in volumes.values() if "persistentVolumeClaim" in v]
+        if service not in contract.storage_users and claims:
+            problems.append(
+                f"{where}: mounts a claim but {service} never opens kith_common.storage "
+                "(its pods would wait for a volume they do not use)"
+            )
     return problems
 
 
@@ -568,7 +604,7 @@ def workload_errors(
                 f"(services: {sorted(contract.services)})"
             )
         problems += _security_errors(where, pod, container)
-        problems += _volume_errors(where, pod, container)
+        problems += _volume_errors(where, pod, container, contract)
         problems += _env_from_errors(where, container, contract)
         resources = container.get("resources") or {}
         for kind_ in ("cpu", "memory"):
@@ -785,6 +821,51 @@ def pdb_errors(docs: list[Mapping[str, Any]], overlay: str) -> list[str]:
                 problems.append("prod: the gateway PDB must have minAvailable: 1")
         elif spec.get("maxUnavailable") != 1:
             problems.append(f"{ident(matching[0])}: expected maxUnavailable: 1")
+    return problems
+
+
+# --------------------------------------------------------------------------------------------
+# Storage claims
+# --------------------------------------------------------------------------------------------
+
+
+def claim_errors(docs: list[Mapping[str, Any]], overlay: str) -> list[str]:
+    """Claims that would keep pods Pending for ever.
+
+    Any overlay: a pod naming a claim that is not rendered. Dev (kind, k3d, minikube: one node,
+    the default local-path/hostpath provisioner): a claim it cannot bind (anything but
+    ReadWriteOnce, which several pods on the one node can share; another storage class; a
+    selector or a fixed volume, which dynamic provisioning never satisfies), or a claim no pod
+    mounts (WaitForFirstConsumer binds only for a pod).
+    """
+    problems = []
+    claims = {c["metadata"]["name"]: c for c in of_kind(docs, "PersistentVolumeClaim")}
+    used = set()
+    for pod in pod_templates(docs):
+        for volume in pod.spec.get("volumes") or []:
+            name = (volume.get("persistentVolumeClaim") or {}).get("claimName")
+            if name is None:
+                continue
+            used.add(name)
+            if name not in claims:
+                problems.append(f"{pod.owner}: claim {name} is not rendered: the pod stays Pending")
+    if overlay != "dev":
+        return problems
+    for name, claim in sorted(claims.items()):
+        where = f"dev: PersistentVolumeClaim/{name}"
+        spec = claim.get("spec") or {}
+        modes = list(spec.get("accessModes") or [])
+        if modes != ["ReadWriteOnce"]:
+            problems.append(
+                f"{where} asks for {modes}; a one-node cluster's local-path provisioner binds "
+                "only ReadWriteOnce (the claim and every pod mounting it stay Pending)"
+            )
+        if spec.get("storageClassName"):
+            problems.append(f"{where} names class {spec['storageClassName']!r}, not the default")
+        if spec.get("selector") or spec.get("volumeName"):
+            problems.append(f"{where} has a selector or volumeName: nothing provisions it")
+        if name not in used:
+            problems.append(f"{where} is mounted by no pod: WaitForFirstConsumer never binds it")
     return problems
 
 
@@ -1374,9 +1455,13 @@ def nats_values_errors(
         "config|cluster|replicas": 3,
         "config|jetstream|enabled": True,
         "config|jetstream|fileStore|pvc|size": "10Gi",
-        "service|ports|monitor|enabled": True,
+        # 8222 on the headless Service, where KEDA reads /jsz (NATS_MONITOR_ENDPOINT).
+        "config|monitor|enabled": True,
         "promExporter|enabled": True,
         "promExporter|podMonitor|enabled": True,
+        # kube-prometheus-stack selects PodMonitors by this label (components/monitoring's own
+        # PodMonitor carries the same one).
+        "promExporter|podMonitor|merge|metadata|labels|release": PROMETHEUS_RELEASE,
     }
     for key, value in want.items():
         if _dig(prod, key) != value:
@@ -1633,6 +1718,7 @@ def manifest_errors(root: Path, contract: Contract, overlay: str) -> list[str]:
     problems += replica_errors(docs, overlay)
     problems += exposure_errors(docs, overlay)
     problems += pdb_errors(docs, overlay)
+    problems += claim_errors(docs, overlay)
     problems += networkpolicy_errors(docs, contract)
     problems += config_errors(docs, root, contract, overlay)
     problems += deploy_script_errors(root, docs)
