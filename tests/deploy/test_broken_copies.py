@@ -56,6 +56,7 @@ CHECKS: dict[str, Check] = {
     "env": validate.env_example_errors,
     "docker": validate.dockerfile_errors,
     "nats": _nats,
+    "monitoring": lambda root, c: validate.monitoring_errors(root),
 }
 
 
@@ -166,7 +167,15 @@ BREAKS = [
         "- path: /v1",
         "- path: /api",
         "dev",
-        "path /api must be /v1",
+        "path /api must be one of ['/console', '/v1']",
+    ),
+    Break(
+        "ingress-no-console",
+        "deploy/k8s/base/gateway.yaml",
+        "          - path: /console\n",
+        "          - path: /v1/console\n",
+        "dev",
+        "does not route /console, which the gateway serves",
     ),
     Break(
         "migrate-label",
@@ -296,6 +305,38 @@ BREAKS = [
         "          release: prometheus",
         "nats",
         "promExporter.podMonitor.merge.metadata.labels.release is 'prometheus'",
+    ),
+    Break(
+        "dashboard-unknown-metric",
+        "deploy/k8s/components/monitoring/dashboards/kith.json",
+        "max(kith_outbox_backlog_messages)",
+        "max(kith_outbox_backlog_rows)",
+        "monitoring",
+        "kith_outbox_backlog_rows is neither in the code's metric registry",
+    ),
+    Break(
+        "alert-bad-promql",
+        "deploy/k8s/components/monitoring/prometheusrule.yaml",
+        "expr: max(kith_outbox_oldest_age_seconds) > 300",
+        "expr: max(kith_outbox_oldest_age_seconds) >> 300",
+        "monitoring",
+        "promtool check rules",
+    ),
+    Break(
+        "alert-never-fires",
+        "deploy/k8s/components/monitoring/prometheusrule.yaml",
+        "expr: sum by (consumer) (increase(kith_bus_dead_lettered_total[10m])) > 0",
+        "expr: sum by (consumer) (increase(kith_bus_dead_lettered_total[10m])) > 5",
+        "monitoring",
+        "promtool test rules",
+    ),
+    Break(
+        "alert-missing",
+        "deploy/k8s/components/monitoring/prometheusrule.yaml",
+        "alert: KithResetStalled",
+        "alert: KithResetSlow",
+        "monitoring",
+        "PrometheusRule: no alert KithResetStalled",
     ),
     Break(
         "durable-name",

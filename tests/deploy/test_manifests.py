@@ -34,6 +34,7 @@ def test_every_crd_is_checked_against_a_schema_we_ship(rendered: dict[str, Any])
     assert crds == {
         ("keda.sh/v1alpha1", "ScaledObject"),
         ("monitoring.coreos.com/v1", "PodMonitor"),
+        ("monitoring.coreos.com/v1", "PrometheusRule"),
     }
     assert crds <= set(validate.CRD_SCHEMAS)
 
@@ -75,9 +76,11 @@ def test_replicas_dev_one_each_prod_gateway_fixed_workers_keda(
 
 @pytest.mark.parametrize("overlay", validate.OVERLAYS)
 def test_only_the_gateway_has_a_service_and_an_ingress(
-    rendered: dict[str, Any], overlay: str
+    rendered: dict[str, Any], contract: validate.Contract, overlay: str
 ) -> None:
-    assert validate.exposure_errors(rendered[overlay], overlay) == []
+    assert validate.exposure_errors(rendered[overlay], overlay, contract.public_prefixes) == []
+    # The console and its event stream are reachable, not only the API.
+    assert contract.public_prefixes == ("/console", "/v1")
 
 
 @pytest.mark.parametrize("overlay", validate.OVERLAYS)

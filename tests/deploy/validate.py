@@ -134,6 +134,8 @@ class Contract:
     dev_secret_key: str
     # Services whose code opens the file storage: only they mount the `kith-files` claim.
     storage_users: frozenset[str] = frozenset()
+    # Path prefixes of the gateway's public routers: what the Ingress must route.
+    public_prefixes: tuple[str, ...] = ("/v1",)
 
     @property
     def settings(self) -> frozenset[str]:
@@ -201,10 +203,20 @@ def load_contract() -> Contract:
         required_settings=frozenset(required),
         dev_secret_key=getattr(settings_module, "DEV_SECRET_KEY", ""),
         storage_users=storage_users(),
+        public_prefixes=gateway_prefixes(),
     )
 
 
 _STORAGE_IMPORT = re.compile(r"\bkith_common\.storage\b|from kith_common import [^\n]*\bstorage\b")
+
+
+def gateway_prefixes() -> tuple[str, ...]:
+    """The prefixes of the gateway's public routers: the API (/v1) and the console (/console,
+    its event stream /console/events included)."""
+    from kith_gateway.app import api_router
+    from kith_gateway.console.routes import router as console
+
+    return tuple(sorted({api_router().prefix, console.prefix}))
 
 
 def storage_users() -> frozenset[str]:
@@ -215,9 +227,7 @@ def storage_users() -> frozenset[str]:
         spec = importlib.util.find_spec(ep.value.split(".", 1)[0])
         for base in (spec.submodule_search_locations or []) if spec else []:
             for path in Path(base).rglob("*.py"):
-                if not path.stem.startswith("testing") and _STORAGE_IMPORT.search(
-                    path.read_text()
-                ):
+                if not path.stem.startswith("testing") and _STORAGE_IMPORT.search(path.read_text()):
                     users.add(ep.name)
     return frozenset(users)
 
@@ -399,6 +409,7 @@ def quantity(value: Any) -> float:
 CRD_SCHEMAS = {
     ("keda.sh/v1alpha1", "ScaledObject"): "scaledobject-keda.sh-v1alpha1.json",
     ("monitoring.coreos.com/v1", "PodMonitor"): "podmonitor-monitoring.coreos.com-v1.json",
+    ("monitoring.coreos.com/v1", "PrometheusRule"): "prometheusrule-monitoring.coreos.com-v1.json",
     ("postgresql.cnpg.io/v1", "Cluster"): "cluster-postgresql.cnpg.io-v1.json",
 }
 
@@ -758,8 +769,12 @@ def replica_errors(docs: list[Mapping[str, Any]], overlay: str) -> list[str]:
 # --------------------------------------------------------------------------------------------
 
 
-def exposure_errors(docs: list[Mapping[str, Any]], overlay: str) -> list[str]:
-    """Only the gateway has a Service (ClusterIP, `http`) and an Ingress (/v1)."""
+def exposure_errors(
+    docs: list[Mapping[str, Any]], overlay: str, prefixes: Iterable[str] = ("/v1",)
+) -> list[str]:
+    """Only the gateway has a Service (ClusterIP, `http`) and an Ingress, which routes exactly
+    the gateway's public path prefixes (`Contract.public_prefixes`: /v1 and /console)."""
+    prefixes = tuple(prefixes)
     problems = []
     pods = pod_templates(docs)
     for svc in of_kind(docs, "Service"):
@@ -786,12 +801,21 @@ def exposure_errors(docs: list[Mapping[str, Any]], overlay: str) -> list[str]:
         paths = [p for r in rules for p in (r.get("http") or {}).get("paths") or []]
         for p in paths:
             backend = (p.get("backend") or {}).get("service") or {}
-            if (p.get("path"), p.get("pathType")) != ("/v1", "Prefix") or backend != {
-                "name": "kith-gateway",
-                "port": {"name": "http"},
-            }:
+            if (
+                p.get("path") not in prefixes
+                or p.get("pathType") != "Prefix"
+                or backend != {"name": "kith-gateway", "port": {"name": "http"}}
+            ):
                 problems.append(
-                    f"{ident(ing)}: path {p.get('path')} must be /v1 → kith-gateway:http"
+                    f"{ident(ing)}: path {p.get('path')} must be one of {list(prefixes)} "
+                    "(Prefix) → kith-gateway:http"
+                )
+        for rule in rules:
+            routed = {p.get("path") for p in (rule.get("http") or {}).get("paths") or []}
+            for prefix in sorted(set(prefixes) - routed):
+                problems.append(
+                    f"{ident(ing)}: does not route {prefix}, which the gateway serves "
+                    "(unreachable from outside the cluster)"
                 )
         if not paths:
             problems.append(f"{ident(ing)}: no paths")
@@ -1508,6 +1532,196 @@ def nats_values_errors(
 
 
 # --------------------------------------------------------------------------------------------
+# Monitoring: the PrometheusRule and the Grafana dashboard against the metric registry
+# --------------------------------------------------------------------------------------------
+
+MONITORING = Path("deploy/k8s/components/monitoring")
+PROMETHEUS_RULE = MONITORING / "prometheusrule.yaml"
+DASHBOARD = MONITORING / "dashboards" / "kith.json"
+ALERT_TESTS = Path(__file__).resolve().parent / "alerts_test.yaml"
+
+# What the NATS chart's exporter exposes and the alerts/dashboard read (prometheus-nats-exporter,
+# collector/jsz.go; the chart runs it with `-jsz=all -prefix=nats`): the only metrics named
+# besides the code's own.
+NATS_EXPORTER_METRICS = frozenset(
+    {
+        "nats_consumer_num_pending",
+        "nats_consumer_num_ack_pending",
+        "nats_server_total_message_bytes",
+        "nats_server_max_storage",
+    }
+)
+# The incidents the rule must cover (issue: consumer lag, DLQ growth, outbox backlog age,
+# import failures, reset stalls, 5xx rate, JetStream storage).
+REQUIRED_ALERTS = frozenset(
+    {
+        "KithConsumerLagGrowing",
+        "KithDeadLetters",
+        "KithOutboxBacklogOld",
+        "KithImportFailures",
+        "KithResetStalled",
+        "KithHttp5xxRate",
+        "KithJetStreamStorageHigh",
+    }
+)
+_PROMQL_WORDS = frozenset(
+    {"and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right"}
+    | {"bool", "offset", "inf", "nan"}
+)
+
+
+@cache
+def registry_metric_names() -> frozenset[str]:
+    """Every metric and sample name the code registers on kith_common's REGISTRY, after each
+    service's runtime is built (which imports all its metric modules; no network)."""
+    from kith_common.metrics import REGISTRY
+    from kith_common.settings import Settings
+
+    for ep in importlib.metadata.entry_points(group="kith.services"):
+        ep.load()(Settings())
+    suffixes = {
+        "counter": ("_total", "_created"),
+        "histogram": ("_bucket", "_count", "_sum", "_created"),
+        "summary": ("", "_count", "_sum", "_created"),
+        "info": ("_info",),
+    }
+    names = set()
+    for family in REGISTRY.collect():
+        # A labelled metric that has not been used yet has no samples: its exposed names
+        # follow from its type.
+        names.update(family.name + s for s in suffixes.get(family.type, ("",)))
+        names.update(sample.name for sample in family.samples)
+    return frozenset(names)
+
+
+def promql_metric_names(expr: str) -> set[str]:
+    """The metric names a PromQL expression selects (Grafana's `$variables` allowed)."""
+    text = re.sub(r"\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'", '""', expr)  # strings
+    text = re.sub(r"\$\{?\w+\}?", "5m", text)
+    text = re.sub(r"\{[^}]*\}", "", text)  # label matchers
+    text = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", text)
+    text = re.sub(r"\[[^\]]*\]", "", text)  # ranges and subqueries
+    names = set()
+    for match in re.finditer(r"(?<![\w.])([A-Za-z_:][A-Za-z0-9_:]*)(\s*\()?", text):
+        if not match.group(2) and match.group(1).lower() not in _PROMQL_WORDS:
+            names.add(match.group(1))
+    return names
+
+
+def _dashboard_panels(panels: Iterable[Mapping[str, Any]]) -> Iterable[Mapping[str, Any]]:
+    for panel in panels:
+        yield panel
+        yield from _dashboard_panels(panel.get("panels") or [])
+
+
+def monitoring_queries(root: Path) -> list[tuple[str, str]]:
+    """(where, PromQL) for every alert of the PrometheusRule and every dashboard query."""
+    rule = load_yaml_docs(root / PROMETHEUS_RULE)[0]
+    queries = [
+        (f"alert {r.get('alert') or r.get('record')}", str(r.get("expr", "")))
+        for group in rule["spec"]["groups"]
+        for r in group["rules"]
+    ]
+    dashboard = json.loads((root / DASHBOARD).read_text())
+    for panel in _dashboard_panels(dashboard.get("panels") or []):
+        for target in panel.get("targets") or []:
+            queries.append((f"dashboard panel {panel.get('title')!r}", str(target.get("expr"))))
+    return queries
+
+
+def _dashboard_errors(dashboard: Mapping[str, Any]) -> list[str]:
+    problems = []
+    for key in ("uid", "title", "schemaVersion", "panels"):
+        if not dashboard.get(key):
+            problems.append(f"dashboard: no {key}")
+    variables = {v.get("name"): v for v in (dashboard.get("templating") or {}).get("list") or []}
+    if (variables.get("datasource") or {}).get("query") != "prometheus":
+        problems.append("dashboard: no `datasource` variable of type prometheus")
+    ids = [p.get("id") for p in _dashboard_panels(dashboard.get("panels") or [])]
+    if len(ids) != len(set(ids)) or None in ids:
+        problems.append("dashboard: panel ids are missing or repeated")
+    for panel in _dashboard_panels(dashboard.get("panels") or []):
+        if panel.get("type") == "row":
+            continue
+        where = f"dashboard panel {panel.get('title')!r}"
+        if not panel.get("targets"):
+            problems.append(f"{where}: no query")
+        if not {"h", "w", "x", "y"} <= set(panel.get("gridPos") or {}):
+            problems.append(f"{where}: no gridPos")
+        for target in panel.get("targets") or []:
+            if (target.get("datasource") or {}).get("uid") != "${datasource}":
+                problems.append(f"{where}: query not on the `datasource` variable")
+    return problems
+
+
+def _promtool(*args: str, cwd: Path) -> str | None:
+    """Run promtool; its complaint, or None when it passes."""
+    binary = shutil.which("promtool")
+    if binary is None:
+        return "promtool not found: install Debian's `prometheus` package (.ci/run does)"
+    proc = subprocess.run(
+        [binary, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
+    if proc.returncode != 0:
+        return f"promtool {' '.join(args[:2])}: {(proc.stdout + proc.stderr).strip()}"
+    return None
+
+
+def monitoring_errors(root: Path) -> list[str]:
+    """The PrometheusRule and the dashboard: names, syntax, behaviour.
+
+    - every metric a query names is registered by the code (kith_*, process_*, python_*) or
+      is one of the NATS exporter's (NATS_EXPORTER_METRICS);
+    - `promtool check rules` on the rule's groups and on every dashboard query (as recording
+      rules, Grafana's variables replaced), then `promtool test rules` (alerts_test.yaml);
+    - the alerts the operator guide promises exist; the rule carries the release label
+      kube-prometheus-stack selects on; the dashboard is a loadable Grafana document.
+    """
+    import tempfile
+
+    problems = []
+    known = registry_metric_names()
+    queries = monitoring_queries(root)
+    for where, expr in queries:
+        names = promql_metric_names(expr)
+        if not names:
+            problems.append(f"{where}: names no metric")
+        for name in sorted(names - known - NATS_EXPORTER_METRICS):
+            problems.append(
+                f"{where}: {name} is neither in the code's metric registry nor the NATS exporter's"
+            )
+    rule = load_yaml_docs(root / PROMETHEUS_RULE)[0]
+    labels = rule.get("metadata", {}).get("labels") or {}
+    if labels.get("release") != PROMETHEUS_RELEASE:
+        problems.append(f"PrometheusRule: no label release: {PROMETHEUS_RELEASE}")
+    alerts = {r.get("alert") for g in rule["spec"]["groups"] for r in g["rules"]}
+    for name in sorted(REQUIRED_ALERTS - alerts):
+        problems.append(f"PrometheusRule: no alert {name}")
+    dashboard = json.loads((root / DASHBOARD).read_text())
+    problems += _dashboard_errors(dashboard)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        (work / "kith-rules.yaml").write_text(yaml.safe_dump(rule["spec"]))
+        panels = [
+            {"record": f"kith:dashboard_query:{i}", "expr": re.sub(r"\$\{?\w+\}?", "5m", e)}
+            for i, (where, e) in enumerate(queries)
+            if where.startswith("dashboard")
+        ]
+        (work / "dashboard-rules.yaml").write_text(
+            yaml.safe_dump({"groups": [{"name": "dashboard", "rules": panels}]})
+        )
+        shutil.copy2(ALERT_TESTS, work / "alerts_test.yaml")
+        for args in (
+            ("check", "rules", "kith-rules.yaml", "dashboard-rules.yaml"),
+            ("test", "rules", "alerts_test.yaml"),
+        ):
+            complaint = _promtool(*args, cwd=work)
+            if complaint:
+                problems.append(complaint)
+    return problems
+
+
+# --------------------------------------------------------------------------------------------
 # Dockerfile and .dockerignore
 # --------------------------------------------------------------------------------------------
 
@@ -1716,7 +1930,7 @@ def manifest_errors(root: Path, contract: Contract, overlay: str) -> list[str]:
     problems = schema_errors(docs)
     problems += workload_errors(docs, contract, root)
     problems += replica_errors(docs, overlay)
-    problems += exposure_errors(docs, overlay)
+    problems += exposure_errors(docs, overlay, contract.public_prefixes)
     problems += pdb_errors(docs, overlay)
     problems += claim_errors(docs, overlay)
     problems += networkpolicy_errors(docs, contract)
@@ -1740,4 +1954,5 @@ def all_errors(root: Path, contract: Contract) -> list[str]:
     problems += compose_errors(root, contract)
     problems += env_example_errors(root, contract)
     problems += dockerfile_errors(root, contract)
+    problems += monitoring_errors(root)
     return problems
