@@ -25,6 +25,8 @@ def _copy_tree(dest: Path) -> Path:
     for name in TOP_FILES:
         shutil.copy2(src / name, dest / name)
     shutil.copytree(src / "deploy", dest / "deploy")
+    (dest / "docs").mkdir()
+    shutil.copy2(src / "docs" / "operations.md", dest / "docs" / "operations.md")
     # The Dockerfile check needs the packages' layout (pyproject.toml and src/).
     for pyproject in [*src.glob("libs/*/pyproject.toml"), *src.glob("services/*/pyproject.toml")]:
         pkg = pyproject.parent
@@ -57,6 +59,7 @@ CHECKS: dict[str, Check] = {
     "docker": validate.dockerfile_errors,
     "nats": _nats,
     "monitoring": lambda root, c: validate.monitoring_errors(root),
+    "docs": lambda root, c: validate.docs_errors(root, validate.render_overlay(root, "prod")),
 }
 
 
@@ -337,6 +340,14 @@ BREAKS = [
         "alert: KithResetSlow",
         "monitoring",
         "PrometheusRule: no alert KithResetStalled",
+    ),
+    Break(
+        "docs-keda-range",
+        "deploy/k8s/components/keda/scaledobjects.yaml",
+        "    name: kith-dedup\n  pollingInterval: 15\n  cooldownPeriod: 300\n  minReplicaCount: 1",
+        "    name: kith-dedup\n  pollingInterval: 15\n  cooldownPeriod: 300\n  minReplicaCount: 0",
+        "docs",
+        "docs/operations.md: does not state `dedup` 0–4",
     ),
     Break(
         "durable-name",

@@ -79,3 +79,8 @@ def test_monitoring_component_renders_the_rule_and_the_dashboard(rendered: dict[
         (ROOT / validate.DASHBOARD).read_text()
     )
     assert validate.find(rendered["dev"], "PrometheusRule", "kith") is None
+
+
+def test_operations_guide_and_readme_describe_what_exists(rendered: dict[str, Any]) -> None:
+    # Metrics the code registers, the PrometheusRule's alerts, KEDA's replica ranges.
+    assert validate.docs_errors(ROOT, rendered["prod"]) == []

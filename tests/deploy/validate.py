@@ -1594,6 +1594,14 @@ def registry_metric_names() -> frozenset[str]:
     return frozenset(names)
 
 
+def registry_histograms() -> frozenset[str]:
+    """Histogram names as docs name them (the queries use their `_bucket`/`_count` series)."""
+    from kith_common.metrics import REGISTRY
+
+    registry_metric_names()  # builds the runtimes, so every module has registered
+    return frozenset(f.name for f in REGISTRY.collect() if f.type == "histogram")
+
+
 def promql_metric_names(expr: str) -> set[str]:
     """The metric names a PromQL expression selects (Grafana's `$variables` allowed)."""
     text = re.sub(r"\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'", '""', expr)  # strings
@@ -1718,6 +1726,42 @@ def monitoring_errors(root: Path) -> list[str]:
             complaint = _promtool(*args, cwd=work)
             if complaint:
                 problems.append(complaint)
+    return problems
+
+
+_DOC_METRIC = re.compile(r"`((?:kith|nats|process|python)_[a-z0-9_]+\*?)")
+_DOC_ALERT = re.compile(r"`(Kith[A-Z][A-Za-z0-9]+)`")
+
+
+def docs_errors(root: Path, prod: list[Mapping[str, Any]]) -> list[str]:
+    """docs/operations.md and deploy/README.md say what exists: every metric the guide names
+    is registered (or the exporter's; `name_*` is a prefix), its alert table is exactly the
+    PrometheusRule's alerts, and both state each worker's KEDA replica range."""
+    problems = []
+    guide = (root / "docs" / "operations.md").read_text()
+    readme = (root / "deploy" / "README.md").read_text()
+    known = registry_metric_names() | registry_histograms() | NATS_EXPORTER_METRICS
+    for name in sorted(set(_DOC_METRIC.findall(guide))):
+        if name.endswith("*"):
+            if not any(k.startswith(name[:-1]) for k in known):
+                problems.append(f"docs/operations.md: no metric matches `{name}`")
+        elif name not in known:
+            problems.append(f"docs/operations.md: `{name}` is not a metric the code registers")
+    rule = load_yaml_docs(root / PROMETHEUS_RULE)[0]
+    alerts = {r["alert"] for g in rule["spec"]["groups"] for r in g["rules"] if "alert" in r}
+    documented = set(_DOC_ALERT.findall(guide))
+    for name in sorted(documented - alerts):
+        problems.append(f"docs/operations.md: alert `{name}` is not in the PrometheusRule")
+    for name in sorted(alerts - documented):
+        problems.append(f"docs/operations.md: alert `{name}` is not documented")
+    for so in of_kind(prod, "ScaledObject"):
+        service = so["metadata"].get("labels", {}).get(COMPONENT)
+        stated = (
+            f"`{service}` {so['spec'].get('minReplicaCount')}–{so['spec'].get('maxReplicaCount')}"
+        )
+        for label, text in (("docs/operations.md", guide), ("deploy/README.md", readme)):
+            if stated not in text:
+                problems.append(f"{label}: does not state {stated} (ScaledObject {service})")
     return problems
 
 
@@ -1955,4 +1999,5 @@ def all_errors(root: Path, contract: Contract) -> list[str]:
     problems += env_example_errors(root, contract)
     problems += dockerfile_errors(root, contract)
     problems += monitoring_errors(root)
+    problems += docs_errors(root, rendered["prod"])
     return problems
