@@ -35,7 +35,8 @@ RUN --mount=type=cache,target=/root/.cache/uv \
       --python /usr/local/bin/python3
 # 2. The six packages themselves (see .dockerignore: each package's pyproject.toml and src/),
 #    non-editable. Then the test kit goes: kith_common.testing (the pytest plugin, the fake
-#    Monica) and the gateway's in-process test server, which imports it.
+#    Monica), the gateway's in-process test server, which imports it, and the plugin's
+#    `pytest11` entry point.
 COPY libs/kith_common/src libs/kith_common/src
 COPY services/gateway/src services/gateway/src
 COPY services/importer/src services/importer/src
@@ -46,7 +47,9 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --frozen --no-dev --all-packages --no-editable \
       --python /usr/local/bin/python3 \
  && rm -rf /opt/kith/lib/python3.11/site-packages/kith_common/testing \
-      /opt/kith/lib/python3.11/site-packages/kith_gateway/testing_server.py
+      /opt/kith/lib/python3.11/site-packages/kith_gateway/testing_server.py \
+ && sed -i '/^\[pytest11\]/,/^$/d' \
+      /opt/kith/lib/python3.11/site-packages/kith_common-*.dist-info/entry_points.txt
 
 # ---- runtime ----
 FROM ${PYTHON_IMAGE} AS runtime

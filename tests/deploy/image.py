@@ -46,7 +46,9 @@ for ep in md.entry_points(group="kith.services"):
     ep.load()(Settings())
     built.append(ep.name)
 dists = {d.metadata["Name"].lower().replace("_", "-"): d.version for d in md.distributions()}
-print(json.dumps({"errors": errors, "modules": modules, "built": sorted(built), "dists": dists}))
+plugins = [ep.value for ep in md.entry_points(group="pytest11")]
+print(json.dumps({"errors": errors, "modules": modules, "built": sorted(built), "dists": dists,
+                  "pytest_plugins": plugins}))
 """
 
 
@@ -58,6 +60,7 @@ class BuiltImage:
     modules: int
     import_errors: list[str]
     services: list[str]
+    pytest_plugins: list[str]
 
 
 def _uv() -> str:
@@ -142,6 +145,7 @@ def replay_builder(root: Path, tmp: Path, overrides: dict[str, str] | None = Non
         elif c.cmd == "COPY" and not c.flags:
             _copy(context, workdir, list(c.value[:-1]), c.value[-1])
         elif c.cmd == "RUN" and c.value[0].lstrip().startswith("uv "):
+            # `uv sync ... && rm ... && sed ...`: run as written, paths mapped.
             env.update(overrides or {})
             script = (
                 c.value[0]
@@ -165,6 +169,7 @@ def replay_builder(root: Path, tmp: Path, overrides: dict[str, str] | None = Non
         modules=report["modules"],
         import_errors=report["errors"],
         services=report["built"],
+        pytest_plugins=report["pytest_plugins"],
     )
 
 

@@ -496,6 +496,15 @@ BREAKS = [
         "the image keeps the test kit kith_common/testing",
     ),
     Break(
+        "docker-keeps-plugin-entry-point",
+        "Dockerfile",
+        " \\\n && sed -i '/^\\[pytest11\\]/,/^$/d' \\\n"
+        "      /opt/kith/lib/python3.11/site-packages/kith_common-*.dist-info/entry_points.txt",
+        "",
+        "docker",
+        "the image keeps kith-common's pytest11 entry point",
+    ),
+    Break(
         "docker-sources-first",
         "Dockerfile",
         "COPY services/reset/pyproject.toml services/reset/pyproject.toml\n",

@@ -1860,6 +1860,8 @@ def _builder_errors(root: Path, builder: list[Any]) -> list[str]:
     for kit in IMAGE_TEST_KIT:
         if not re.search(rf"rm -rf[^&]*site-packages/{re.escape(kit)}\b", cleanup):
             problems.append(f"Dockerfile: the image keeps the test kit {kit}")
+    if not re.search(r"sed -i '[^']*pytest11[^']*'[^&]*kith_common-\S*entry_points\.txt", cleanup):
+        problems.append("Dockerfile: the image keeps kith-common's pytest11 entry point")
     return problems
 
 
