@@ -2,7 +2,6 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PACKAGES := -e libs/kith_common -e services/gateway -e services/importer -e services/dedup -e services/photos -e services/reset
 
 .PHONY: install up test lint docs screenshot clean
 
@@ -10,8 +9,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip uv
 
+# uv.lock pins every package with its hashes: `--locked` installs exactly it (editable workspace
+# packages plus the `dev` group, which brings kith-common's `dev` extra) and fails if a
+# pyproject.toml changed without `uv lock`. `--inexact` keeps pip and uv in the venv.
 install: $(BIN)/python
-	$(BIN)/uv pip install --quiet --python $(BIN)/python $(PACKAGES) -r requirements-dev.txt
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --quiet --locked --all-packages --inexact --python $(BIN)/python
 
 up: install
 	$(BIN)/kith dev

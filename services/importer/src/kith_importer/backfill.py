@@ -24,7 +24,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kith_common.monica.errors import MonicaError
-from kith_importer import queries
+from kith_importer import metrics, queries
 from kith_importer.contacts import plan_contacts
 from kith_importer.crawl import CHUNK, Crawl
 from kith_importer.parsing import as_dict, as_int
@@ -88,6 +88,7 @@ class Backfill:
             await self._direct(gap, listed, pages)
         self.counts["unresolved_gap"] = max(0, gap - int(cp.get("found_full", 0)))
         self.counts["requests"] = crawl.client.stats.requests - self._requests_before
+        metrics.backfill_finished(self.counts)
         if self.counts["unresolved_gap"] > 0:
             log.warning(
                 "coverage_gap_unresolved", unresolved=self.counts["unresolved_gap"], gap=gap

@@ -33,7 +33,7 @@ from kith_common.events.payloads.imports import (
 )
 from kith_common.monica.client import MonicaClient
 from kith_common.monica.errors import MonicaError
-from kith_importer import queries
+from kith_importer import metrics, queries
 from kith_importer.contacts import CrawlScope, Outcome
 from kith_importer.misc.queries import STATS_KIND
 from kith_importer.misc.shortfall import counts_of
@@ -285,6 +285,7 @@ class Crawl:
                 session,
             )
         log.info("import_completed", contacts=self.summary["contacts"])
+        metrics.import_ended("monica_api", "completed")
 
     async def cancelled(self) -> None:
         """Stop on `cancelling`: cancelled (never completed), counts kept, event published."""
@@ -313,6 +314,7 @@ class Crawl:
                 session,
             )
         log.info("import_cancelled", phase=self.phase)
+        metrics.import_ended("monica_api", "cancelled")
 
     async def failed(self, reason: str) -> None:
         """Fail the crawl: error kept, follow-ups cancelled, key wiped, event published."""
@@ -338,6 +340,7 @@ class Crawl:
                 session,
             )
         log.warning("import_failed", phase=self.phase, reason=reason)
+        metrics.import_ended("monica_api", "failed")
 
 
 def fatal_listing_error(err: MonicaError) -> bool:

@@ -25,6 +25,7 @@ from kith_common.events.payloads.imports import ImportOptions, StartImport
 from kith_common.monica.errors import MonicaError
 from kith_common.monica.ratelimit import RateLimiter
 from kith_common.monica.urls import source_name
+from kith_importer import metrics
 from kith_importer.config import ImporterConfig, owner_is_dead
 from kith_importer.contacts import CrawlScope
 from kith_importer.crawl import CancelSeen, Crawl, FatalImport, LeaseLost, UnitOfWork
@@ -216,6 +217,8 @@ async def _fail_without_client(
                 ImportFailed(import_id=import_id, phase=None, reason=reason),
                 session=session,
             )
+    if row is not None:
+        metrics.import_ended("monica_api", "failed")
 
 
 async def _heartbeat(

@@ -13,6 +13,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kith_common import imports
+from kith_importer import metrics
 
 __all__ = ["SWEEP_SECONDS", "Sweeper"]
 
@@ -36,6 +37,7 @@ class Sweeper:
     async def sweep_once(self) -> imports.SweepResult:
         async with self._sessions() as session, session.begin():
             result = await imports.sweep(session, key_ttl_hours=self._key_ttl_hours)
+        metrics.imports_swept(len(result.key_expired) + len(result.stalled), len(result.cancelled))
         if result.key_expired or result.stalled or result.cancelled:
             log.warning(
                 "imports_swept",

@@ -30,6 +30,7 @@ from kith_common.events.payloads.imports import (
     StartImport,
 )
 from kith_common.storage import Storage
+from kith_importer import metrics
 from kith_importer.config import ImporterConfig, owner_is_dead
 from kith_importer.vcard.mapping import map_card, source_id
 from kith_importer.vcard.parse import parse_file
@@ -184,6 +185,7 @@ async def _run(
             session=session,
         )
     log.info("vcard_import_completed", contacts=summary["contacts"], errors=summary["error_count"])
+    metrics.import_ended("vcard", "completed")
 
 
 def _region_of(locale: str | None) -> str | None:
@@ -237,6 +239,7 @@ async def _cancel(
         ),
         session=session,
     )
+    metrics.import_ended("vcard", "cancelled")  # in the caller's transaction, just before commit
 
 
 async def _fail(ctx: MessageContext[StartImport], import_id: int, reason: str) -> None:
@@ -256,3 +259,5 @@ async def _fail(ctx: MessageContext[StartImport], import_id: int, reason: str) -
                 ImportFailed(import_id=import_id, phase="vcard", reason=reason),
                 session=session,
             )
+    if moved is not None:
+        metrics.import_ended("vcard", "failed")
