@@ -32,7 +32,7 @@ from kith_common.bus.dlq import DeadLetterer
 from kith_common.bus.streams import StreamLayout
 from kith_common.db import outage
 from kith_common.errors import Permanent, StaleGeneration
-from kith_common.events.envelope import Envelope, Payload
+from kith_common.events.envelope import READER_CONTEXT, Envelope, Payload
 from kith_common.events.registry import build_envelope
 
 P = TypeVar("P", bound=BaseModel)
@@ -170,7 +170,8 @@ class Consumer:
 
     async def _process(self, msg: NatsMessage, deliveries: int) -> str:
         try:
-            envelope = self._envelope_type.model_validate_json(msg.body)
+            # Tolerant reader: a newer producer's extra fields are no reason to dead-letter.
+            envelope = self._envelope_type.model_validate_json(msg.body, context=READER_CONTEXT)
         except ValidationError as err:
             return await self._dead_letter(msg, deliveries, err, envelope=None)
         with structlog.contextvars.bound_contextvars(

@@ -16,7 +16,13 @@ from typing import Any, Literal, TypeVar, cast
 
 from kith_common.events import payloads as p
 from kith_common.events import subjects as s
-from kith_common.events.envelope import Envelope, EnvelopeHead, Payload, RawEnvelope
+from kith_common.events.envelope import (
+    READER_CONTEXT,
+    Envelope,
+    EnvelopeHead,
+    Payload,
+    RawEnvelope,
+)
 
 __all__ = [
     "SUBJECTS",
@@ -432,9 +438,10 @@ def _check_type(subject: str, envelope_type: str) -> None:
 
 
 def parse_envelope(subject: str, raw: bytes | str) -> Envelope[Payload]:
-    """Parse and validate a message body received on `subject`.
+    """Parse and validate a message body received on `subject` (a tolerant reader).
 
-    The envelope's `type` is checked before its `data`, so a message on the wrong subject says
+    Unknown fields are ignored and any `schema_version` is accepted (see `envelope`). The
+    envelope's `type` is checked before its `data`, so a message on the wrong subject says
     so instead of listing every field of the wrong payload.
 
     Returns:
@@ -452,7 +459,9 @@ def validate_envelope(subject: str, raw: RawEnvelope) -> Envelope[Payload]:
     """Validate the `data` of an envelope already parsed as `RawEnvelope` (same errors)."""
     payload = payload_type(subject)
     _check_type(subject, raw.type)
-    envelope = envelope_model(payload).model_validate(raw.model_dump(exclude_unset=True))
+    envelope = envelope_model(payload).model_validate(
+        raw.model_dump(exclude_unset=True), context=READER_CONTEXT
+    )
     return cast(Envelope[Payload], envelope)
 
 
@@ -499,5 +508,7 @@ def parse_reply(subject: str, raw: bytes | str) -> Envelope[Payload]:
     if head.type != reply_type(subject):
         msg = f"reply type {head.type!r} does not answer {subject!r}"
         raise EnvelopeTypeError(msg)
-    envelope = envelope_model(expected).model_validate(head.model_dump(exclude_unset=True))
+    envelope = envelope_model(expected).model_validate(
+        head.model_dump(exclude_unset=True), context=READER_CONTEXT
+    )
     return cast(Envelope[Payload], envelope)

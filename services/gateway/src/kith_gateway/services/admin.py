@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kith_common.errors import InvalidInput, NotFound
 from kith_common.events import subjects
+from kith_common.events.envelope import READER_CONTEXT
 from kith_common.events.payloads.dlq import DeadLetter
 from kith_common.events.payloads.phones import RenormalizePhones
 from kith_gateway import pagination
@@ -83,7 +84,7 @@ async def bus(ctx: GatewayContext) -> BusOut:
 def _letter(seq: int, data: bytes) -> DeadLetterOut | None:
     try:
         head = json.loads(data)
-        letter = DeadLetter.model_validate(head.get("data"))
+        letter = DeadLetter.model_validate(head.get("data"), context=READER_CONTEXT)
     except (ValueError, ValidationError, AttributeError):
         return None
     return DeadLetterOut(
