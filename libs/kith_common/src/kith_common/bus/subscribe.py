@@ -283,6 +283,7 @@ class Consumer:
                 envelope=envelope,
                 error=err,
                 deliveries=deliveries,
+                stream_sequence=msg.raw_message.metadata.sequence.stream,
             )
         except Exception as publish_err:
             # Keep the original: it is retried after the delay instead of being lost.
