@@ -124,6 +124,7 @@ class Consumer:
         sessions: async_sessionmaker[AsyncSession],
         layout: StreamLayout,
         dead_letters: DeadLetterer,
+        inbox_prefix: str = "_INBOX",
     ) -> None:
         self.spec = spec
         self._handler = handler
@@ -131,6 +132,9 @@ class Consumer:
         self._sessions = sessions
         self._layout = layout
         self._dead_letters = dead_letters
+        # Pull requests are answered on `<prefix>.<nuid>`: the only inboxes the service's NATS
+        # user may subscribe to (bus.permissions).
+        self._inbox = f"{inbox_prefix}.".encode()
         self.in_flight = 0
 
     def register(self, broker: NatsBroker) -> None:
@@ -142,6 +146,7 @@ class Consumer:
             pull_sub=PullSub(batch_size=1, timeout=1.0),
             ack_policy=AckPolicy.MANUAL,
             max_workers=spec.concurrency,
+            inbox_prefix=self._inbox,
             title=spec.durable,
             description=spec.description or None,
         )

@@ -1,10 +1,11 @@
 """`kith dev`: the whole stack on one machine, for trying Kith and for developing it.
 
 It uses the PostgreSQL and NATS the settings name when they answer and otherwise starts
-embedded ones (kith_common.devstack), migrates, makes sure a demo account exists and prints a
-fresh admin token for it, starts the five services as child processes and waits until every
-`/readyz` is green. Ctrl-C (or SIGTERM) stops the services, then exactly the servers it
-started: nothing is left behind.
+embedded ones (kith_common.devstack; the embedded NATS with account KITH and one user per
+service, as deployed, each service logging in as its own), migrates, makes sure a demo
+account exists and prints a fresh admin token for it, starts the five services as child
+processes and waits until every `/readyz` is green. Ctrl-C (or SIGTERM) stops the services,
+then exactly the servers it started: nothing is left behind.
 
 `kith dev --demo` also serves a seeded fake Monica (a few hundred contacts with duplicates,
 photos, documents and misc data) on a local port and prints its URL and API key, so the
@@ -171,12 +172,18 @@ def run(settings: Settings, *, state_dir: str, demo: bool = False) -> int:
     children: dict[str, subprocess.Popen[bytes]] = {}
     monica = _demo_monica() if demo else None
     try:
-        with resolve_stack(settings.database_url, settings.nats_url, state) as stack:
+        with resolve_stack(
+            settings.database_url, settings.nats_url, state, nats_accounts=True
+        ) as stack:
             token = asyncio.run(_prepare_database(stack.database_url))
             env = _service_env(settings, stack.database_url, stack.nats_url, _secret_key(state))
             ports = {name: settings.metrics_port + i for i, name in enumerate(SERVICES)}
+            accounts = stack.embedded_nats.accounts if stack.embedded_nats else None
             for name in SERVICES:
                 child_env = dict(env, KITH_METRICS_PORT=str(ports[name]))
+                if accounts is not None:  # each service logs in as its own user, as deployed
+                    user, password = accounts.login(name)
+                    child_env.update(KITH_NATS_USER=user, KITH_NATS_PASSWORD=password)
                 children[name] = subprocess.Popen(  # noqa: S603  # our own CLI, fixed arguments
                     [sys.executable, "-m", "kith_common.cli.main", "serve", name], env=child_env
                 )

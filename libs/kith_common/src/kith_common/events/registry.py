@@ -68,8 +68,11 @@ class SubjectSpec:
         stream: The JetStream stream, or None for core-NATS request/reply.
         kind: command, event, rpc or dlq.
         payload: The `data` model of its envelopes.
-        producers: Who publishes it (services, CLI commands, endpoints).
-        consumers: Who reads it durably (durable names where the specs fix them).
+        producers: Who publishes it: `<service> (note)`, `<service>-<role> (note)` or a
+            `kith ...` CLI command (see `events.parties`). The NATS permissions of each
+            service's user are generated from these, so a service publishes only what is
+            declared here (`bus.permissions`).
+        consumers: Who reads it, in the same form (durable names where the specs fix them).
         description: What the message means, for the AsyncAPI document.
         reply: The reply's `data` model (rpc only).
     """
@@ -207,14 +210,19 @@ _SPECS: tuple[SubjectSpec, ...] = (
     _evt(
         s.IMPORT_CANCELLED,
         p.ImportCancelled,
-        ("importer", "photos", "the imports cancel function (gateway, reset-orchestrator)"),
+        (
+            "importer",
+            "photos",
+            "gateway (the imports cancel function)",
+            "reset-orchestrator (the imports cancel function)",
+        ),
         (),
         "An import phase stopped on `cancelling`, or phases not yet started were cancelled.",
     ),
     _evt(
         s.IMPORT_FAILED,
         p.ImportFailed,
-        ("importer", "photos", "the importer's DLQ hook"),
+        ("importer", "photos", "importer-dlq (the importer's DLQ hook)"),
         (),
         "An import phase failed for good.",
     ),
@@ -298,14 +306,14 @@ _SPECS: tuple[SubjectSpec, ...] = (
     _evt(
         s.ACCOUNT_RESET_DOMAIN_PROGRESS,
         p.AccountResetDomainProgress,
-        ("each reset cleanup consumer",),
+        ("reset (each cleanup consumer)",),
         (),
         "Counts so far of one reset domain.",
     ),
     _evt(
         s.ACCOUNT_RESET_DOMAIN_DONE,
         p.AccountResetDomainDone,
-        ("each reset cleanup consumer",),
+        ("reset (each cleanup consumer)",),
         ("reset-fanin",),
         "A reset domain finished; the fan-in advances the stage.",
     ),
@@ -337,7 +345,7 @@ _SPECS: tuple[SubjectSpec, ...] = (
         "dlq",
         p.DeadLetter,
         ("the bus, after max_deliver",),
-        ("reset-dlq (reset letters only)", "the importer's DLQ hook"),
+        ("reset-dlq (reset letters only)", "importer-dlq (the importer's DLQ hook)"),
         "`kith.dlq.<durable>`: a message that failed max_deliver times, with the failure; "
         "listed and replayed by GET /v1/admin/dlq.",
     ),
