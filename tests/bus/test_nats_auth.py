@@ -33,7 +33,7 @@ from kith_common.testing import eventually
 from kith_common.testing.bus import Harness
 from kith_common.testing.fake_monica import FakeMonica, FakeMonicaServer, generate
 from kith_common.testing.inprocess import InProcessStack
-from kith_gateway.testing import make_account
+from kith_gateway.testing import make_account, make_operator
 
 VIOLATION = "permissions violation"
 
@@ -196,6 +196,16 @@ def test_every_service_works_under_its_own_user(
             assert reset.status_code == 202, reset.text
             reset_url = f"/v1/account/resets/{reset.json()['id']}"
             stack.call(eventually(lambda: _done(api, reset_url), timeout=60), timeout=70)
+
+            # The operator API reads the streams, durables and dead letters as the gateway.
+            operator = {"Authorization": f"Bearer {stack.call(make_operator(stack.sessions))}"}
+            for path in ("/v1/admin/bus", "/v1/admin/dlq"):
+                answer = api.get(path, headers=operator)
+                assert answer.status_code == 200, answer.text
+            streams = {
+                s["name"]: s for s in api.get("/v1/admin/bus", headers=operator).json()["streams"]
+            }
+            assert streams[f"{stream_prefix}_KITH_EVT"]["consumers"]
 
         handled, unsent = stack.call(_bus_effects(stack, account.id, stream_prefix))
     assert {
