@@ -15,7 +15,7 @@ from the registry: a service that starts publishing an undeclared subject is ref
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -29,6 +29,7 @@ __all__ = [
     "ACCOUNT",
     "EVENTS_USER",
     "Permissions",
+    "all_users",
     "events_permissions",
     "inbox_prefix",
     "replayable",
@@ -174,7 +175,7 @@ def events_permissions(kith_durables: Iterable[ConsumerSpec], layout: StreamLayo
 
 
 def all_users(
-    durables: Mapping[str, Iterable[ConsumerSpec]], layout: StreamLayout
+    durables: Mapping[str, Sequence[ConsumerSpec]], layout: StreamLayout
 ) -> dict[str, Permissions]:
     """Every user of account KITH: one per service, then `events`."""
     users = {
