@@ -42,6 +42,8 @@ lint: install
 
 docs: install
 	$(BIN)/kith docs asyncapi > docs/asyncapi.yaml
+	$(BIN)/kith docs nats-accounts > deploy/nats/accounts.conf
+	$(BIN)/kith docs nats-helm > deploy/k8s/nats/values-auth.yaml
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/console/a11y/node_modules

@@ -18,8 +18,10 @@ def test_overlay_matches_kubernetes_schemas(rendered: dict[str, Any], overlay: s
 
 def test_files_outside_the_overlays_match_their_schemas() -> None:
     docs = validate.load_yaml_docs(ROOT / "deploy/k8s/base/secret.example.yaml")
+    for example in ("secret.example.yaml", "secret-dev.yaml"):  # nats-kith-users
+        docs += validate.load_yaml_docs(ROOT / "deploy/k8s/nats" / example)
     docs += validate.load_yaml_docs(ROOT / "deploy/k8s/postgres/cluster.yaml")
-    assert [d["kind"] for d in docs] == ["Secret", "Cluster"]
+    assert [d["kind"] for d in docs] == ["Secret"] * 4 + ["Cluster"]
     assert validate.schema_errors(docs) == []
 
 

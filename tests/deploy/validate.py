@@ -79,8 +79,19 @@ COMPOSE_ONLY = frozenset(
         "POSTGRES_USER",
         "POSTGRES_PASSWORD",
         "POSTGRES_DB",
+        # nats-server's users (deploy/nats/accounts.conf), one password each.
+        *(
+            f"NATS_{user.upper()}_PASSWORD"
+            for user in ("gateway", "importer", "dedup", "photos", "reset", "events")
+        ),
     }
 )
+# The NATS account of Kith's streams and users (kith_common.bus.permissions.ACCOUNT).
+NATS_ACCOUNT = "KITH"
+# Set per Deployment (each service's own NATS user, from Secret kith-nats), not in the
+# shared ConfigMap or Secret.
+PER_SERVICE_SETTINGS = frozenset({"KITH_NATS_USER", "KITH_NATS_PASSWORD"})
+NATS_SECRET = "kith-nats"
 # Test-only setting: documented, defaulted (empty) in the ConfigMap, never set by compose.
 TEST_ONLY_SETTINGS = frozenset({"KITH_STREAM_PREFIX"})
 PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16")
@@ -571,6 +582,19 @@ def _env_from_errors(where: str, container: Mapping[str, Any], contract: Contrac
     return problems
 
 
+def _nats_user_errors(where: str, container: Mapping[str, Any], service: str) -> list[str]:
+    """A service logs in to NATS as its own user, its password from Secret kith-nats."""
+    env = {e.get("name"): e for e in container.get("env") or []}
+    user = (env.get("KITH_NATS_USER") or {}).get("value")
+    ref = ((env.get("KITH_NATS_PASSWORD") or {}).get("valueFrom") or {}).get("secretKeyRef") or {}
+    problems = []
+    if user != service:
+        problems.append(f"{where}: KITH_NATS_USER is {user!r}, not its own user {service!r}")
+    if not str(ref.get("name", "")).startswith(NATS_SECRET) or ref.get("key") != service:
+        problems.append(f"{where}: KITH_NATS_PASSWORD is not key {service!r} of {NATS_SECRET}")
+    return problems
+
+
 def config_values(docs: list[Mapping[str, Any]], root: Path) -> dict[str, str]:
     """The ConfigMap plus the Secret of a render (or, when the overlay renders no Secret,
     base/secret.example.yaml, which documents the Secret created outside git)."""
@@ -622,6 +646,8 @@ def workload_errors(
         problems += _security_errors(where, pod, container)
         problems += _volume_errors(where, pod, container, contract)
         problems += _env_from_errors(where, container, contract)
+        if command[:1] == ("serve",) and len(command) == 2:
+            problems += _nats_user_errors(where, container, command[1])
         resources = container.get("resources") or {}
         for kind_ in ("cpu", "memory"):
             req = (resources.get("requests") or {}).get(kind_)
@@ -1106,8 +1132,8 @@ def keda_errors(
                 )
             if meta.get("natsServerMonitoringEndpoint") != NATS_MONITOR_ENDPOINT:
                 problems.append(f"{ident(so)}: endpoint is not {NATS_MONITOR_ENDPOINT}")
-            if meta.get("account") != "$G":
-                problems.append(f"{ident(so)}: account is not $G")
+            if meta.get("account") != NATS_ACCOUNT:
+                problems.append(f"{ident(so)}: account is not {NATS_ACCOUNT}")
             spec_row = SPEC_WORKLOADS.get(service or "")
             lag = spec_row.keda[2] if spec_row and spec_row.keda else None
             if meta.get("lagThreshold") != str(lag):
@@ -1179,7 +1205,7 @@ def config_errors(
         )
     for key in sorted(SECRET_SETTINGS - secret_keys):
         problems.append(f"{overlay}: {SECRET_NAME} lacks {key}")
-    for key in sorted(contract.settings - set(values)):
+    for key in sorted(contract.settings - set(values) - PER_SERVICE_SETTINGS):
         problems.append(
             f"{overlay}: Settings field {key} is neither in the ConfigMap nor the Secret"
         )

@@ -93,6 +93,25 @@ def test_embedded_nats_serves_jetstream_and_stops_leaving_no_process(tmp_path: P
     assert not devstack.nats_reachable(url, timeout=1.0)
 
 
+def test_kith_devs_embedded_nats_requires_each_services_own_login(tmp_path: Path) -> None:
+    """`kith dev` (resolve_stack with nats_accounts): the deployed accounts, not an open door."""
+    nowhere = f"nats://127.0.0.1:{free_port()}"
+    with devstack.nats_service(nowhere, tmp_path, accounts=True) as (url, server):
+        assert server is not None
+        assert server.accounts is not None
+        user, password = server.accounts.login("importer")
+        assert not devstack.nats_reachable(url, timeout=1.0)  # anonymous: refused
+        assert devstack.nats_reachable(
+            url.replace("nats://", f"nats://{user}:{password}@"),
+            timeout=2.0,
+            inbox_prefix="_INBOX_importer",
+        )
+        passwords = server.accounts.passwords
+    assert (tmp_path / "nats-passwords.json").stat().st_mode & 0o077 == 0
+    # A second run keeps the passwords (services started earlier still log in).
+    assert devstack.write_nats_accounts(tmp_path).passwords == passwords
+
+
 async def test_embedded_postgres_runs_unprivileged_with_extensions_and_stops_cleanly(
     tmp_path: Path,
 ) -> None:

@@ -25,9 +25,11 @@ import functools
 import hashlib
 import importlib.metadata
 import importlib.util
+import json
 import math
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import subprocess
@@ -37,7 +39,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Self, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import asyncpg
 import nats.errors
@@ -45,6 +47,7 @@ import structlog
 from nats.aio.client import Client as NATS
 from sqlalchemy.engine import URL, make_url
 
+from kith_common.bus.permissions import inbox_prefix
 from kith_common.ports import free_port
 
 __all__ = [
@@ -55,6 +58,7 @@ __all__ = [
     "EmbeddedNats",
     "EmbeddedPostgres",
     "EmbeddedServerError",
+    "NatsAccounts",
     "Stack",
     "ensure_database",
     "nats_reachable",
@@ -62,6 +66,7 @@ __all__ = [
     "postgres_reachable",
     "postgres_service",
     "resolve_stack",
+    "write_nats_accounts",
 ]
 
 log = structlog.get_logger(__name__)
@@ -168,7 +173,7 @@ async def _tcp_check(url: str, seconds: float) -> None:
         await writer.wait_closed()
 
 
-async def _probe_nats(url: str, seconds: float) -> bool:
+async def _probe_nats(url: str, seconds: float, inbox_prefix: str = "_INBOX") -> bool:
     async def _quiet(_: Exception) -> None:
         """nats-py logs every failed attempt at error level; a probe expects failures."""
 
@@ -183,6 +188,7 @@ async def _probe_nats(url: str, seconds: float) -> bool:
                 allow_reconnect=False,
                 max_reconnect_attempts=0,
                 error_cb=_quiet,
+                inbox_prefix=inbox_prefix,
             ),
             seconds,
         )
@@ -197,14 +203,15 @@ async def _probe_nats(url: str, seconds: float) -> bool:
     return True
 
 
-def nats_reachable(url: str, timeout: float = 2.0) -> bool:
+def nats_reachable(url: str, timeout: float = 2.0, inbox_prefix: str = "_INBOX") -> bool:
     """Whether a NATS server answers at `url` with JetStream enabled (a real `account_info`).
 
     Args:
-        url: `nats://host:port`.
+        url: `nats://host:port` (`nats://user:password@host:port` for a user of account KITH).
         timeout: seconds for the connection and the JetStream request.
+        inbox_prefix: the reply inboxes the user may subscribe to (`bus.permissions`).
     """
-    return _run(lambda: _probe_nats(url, timeout))
+    return _run(lambda: _probe_nats(url, timeout, inbox_prefix))
 
 
 async def _ensure_database(url: str) -> None:
@@ -303,13 +310,24 @@ def nats_server_binary() -> Path:
 class EmbeddedNats:
     """A nats-server with JetStream on a free 127.0.0.1 port, storing under `state_dir/nats`.
 
-    Use as a context manager, or call `start()` and `stop()`.
+    Use as a context manager, or call `start()` and `stop()`. With `config` (a nats-server
+    configuration file, e.g. `write_nats_accounts`'s) it runs with those accounts and users;
+    `login` is then the (user, password) its readiness probe connects as.
     """
 
     def __init__(
-        self, state_dir: Path, *, startup_timeout: float = 30.0, port: int | None = None
+        self,
+        state_dir: Path,
+        *,
+        startup_timeout: float = 30.0,
+        port: int | None = None,
+        config: Path | None = None,
+        login: tuple[str, str] | None = None,
     ) -> None:
         self.state_dir = Path(state_dir)
+        self.config = config
+        self.login = login
+        self.accounts: NatsAccounts | None = None  # set by `nats_service` when it made them
         self.fixed_port = port  # a restart on the same port lets clients reconnect
         self.store_dir = self.state_dir / "nats"
         self.log_path = self.state_dir / "nats.log"
@@ -352,6 +370,7 @@ class EmbeddedNats:
                 str(self.store_dir),
                 "-n",
                 f"kith-dev-{port}",
+                *(["-c", str(self.config)] if self.config is not None else []),
             ]
             with self.log_path.open("ab") as log_file:
                 proc = subprocess.Popen(  # noqa: S603  # fixed argv, our own binary
@@ -365,9 +384,14 @@ class EmbeddedNats:
             atexit.register(self.stop)
             try:
                 url = self.url
+                probe, inbox = url, "_INBOX"
+                if self.login is not None:
+                    user, password = (quote(part, safe="") for part in self.login)
+                    probe = f"nats://{user}:{password}@{_HOST}:{port}"
+                    inbox = inbox_prefix(self.login[0])
                 if _wait_ready(
                     proc,
-                    functools.partial(nats_reachable, url, timeout=1.0),
+                    functools.partial(nats_reachable, probe, timeout=1.0, inbox_prefix=inbox),
                     self.startup_timeout,
                     "embedded NATS",
                     self.log_path,
@@ -727,19 +751,66 @@ class EmbeddedPostgres:
 
 @contextlib.contextmanager
 def nats_service(
-    url: str | None, state_dir: Path, *, timeout: float = 2.0
+    url: str | None, state_dir: Path, *, timeout: float = 2.0, accounts: bool = False
 ) -> Iterator[tuple[str, EmbeddedNats | None]]:
     """Yield (url, embedded): `url` (default: the machine's) if it serves JetStream, else a
     started `EmbeddedNats`, stopped on exit. `embedded` is None when nothing was started.
+
+    With `accounts`, an embedded server runs with account KITH and its users, as deployed
+    (`write_nats_accounts`; the passwords are in `embedded.accounts`). A found server is used
+    as it is: the machine's NATS without authentication keeps working without credentials.
     """
     candidate = url or MACHINE_NATS_URL
     if nats_reachable(candidate, timeout):
         log.info("nats_found", url=_redacted(candidate))
         yield candidate, None
         return
-    log.info("nats_unreachable_starting_embedded", url=_redacted(candidate))
-    with EmbeddedNats(state_dir) as server:
+    log.info("nats_unreachable_starting_embedded", url=_redacted(candidate), accounts=accounts)
+    secured = write_nats_accounts(state_dir) if accounts else None
+    server = EmbeddedNats(
+        state_dir,
+        config=secured.config if secured else None,
+        login=secured.login("gateway") if secured else None,
+    )
+    server.accounts = secured
+    with server:
         yield server.url, server
+
+
+@dataclass(frozen=True, slots=True)
+class NatsAccounts:
+    """A generated nats-server configuration of account KITH and each user's password."""
+
+    config: Path
+    passwords: dict[str, str]
+
+    def login(self, user: str) -> tuple[str, str]:
+        """(user, password) of one user of account KITH."""
+        return user, self.passwords[user]
+
+
+def write_nats_accounts(
+    state_dir: Path, *, layout: Any = None, durables: Any = None
+) -> NatsAccounts:
+    """Write account KITH's configuration, with random passwords kept across runs (mode 0600).
+
+    The permissions are those of every deployment (`bus.natsconf`); `layout` and `durables`
+    default to production's (tests pass a prefixed layout).
+    """
+    from kith_common.bus.natsconf import USERS, accounts_config, render_conf
+
+    Path(state_dir).mkdir(parents=True, exist_ok=True)
+    store = Path(state_dir) / "nats-passwords.json"
+    known: dict[str, str] = json.loads(store.read_text()) if store.exists() else {}
+    passwords = {user: known.get(user) or secrets.token_urlsafe(24) for user in USERS}
+    config = Path(state_dir) / "nats-accounts.conf"
+    for path, text in (
+        (store, json.dumps(passwords)),
+        (config, render_conf(accounts_config(passwords, layout=layout, durables=durables))),
+    ):
+        path.touch(mode=0o600)
+        path.write_text(text)
+    return NatsAccounts(config, passwords)
 
 
 @contextlib.contextmanager
@@ -794,6 +865,7 @@ def resolve_stack(
     keep_data: bool = True,
     create_database: bool = True,
     timeout: float = 2.0,
+    nats_accounts: bool = False,
 ) -> Iterator[Stack]:
     """Find or start PostgreSQL and NATS; on exit stop exactly the servers started here.
 
@@ -804,6 +876,7 @@ def resolve_stack(
         keep_data: keep embedded PostgreSQL data across runs (see `EmbeddedPostgres`).
         create_database: create the database `database_url` names if it is missing.
         timeout: seconds for each reachability probe.
+        nats_accounts: run an embedded NATS with account KITH and its users (`kith dev`).
 
     Embedded servers are stopped on any exit, KeyboardInterrupt included, and also when one
     of them fails to start after the other did.
@@ -811,7 +884,7 @@ def resolve_stack(
     Path(state_dir).mkdir(parents=True, exist_ok=True)
     with contextlib.ExitStack() as servers:
         found_nats, nats_server = servers.enter_context(
-            nats_service(nats_url, state_dir, timeout=timeout)
+            nats_service(nats_url, state_dir, timeout=timeout, accounts=nats_accounts)
         )
         found_db, pg_server = servers.enter_context(
             postgres_service(database_url, state_dir, keep_data=keep_data, timeout=timeout)

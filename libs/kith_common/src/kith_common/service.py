@@ -29,12 +29,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from kith_common.bus.consumers import ConsumerSpec, ensure_consumer
+from kith_common.bus.credentials import broker_options, connect_options
 from kith_common.bus.dlq import DeadLetterer
 from kith_common.bus.relay import OutboxRelay
 from kith_common.bus.streams import StreamLayout, ensure_streams
 from kith_common.bus.subscribe import Consumer, Handler
 from kith_common.db.migrate import head_revision
 from kith_common.db.session import create_engine, session_factory
+from kith_common.events.parties import SERVICES, publishes
 from kith_common.health import HealthState, health_app
 from kith_common.heap import freeze_startup_heap, release_startup_heap
 from kith_common.logging import BROKER_LOGGER
@@ -63,8 +65,11 @@ class Runtime:
         self.service = service
         self.layout = StreamLayout(settings.stream_prefix)
         self.engine: AsyncEngine = create_engine(settings.database_url)
+        # A Kith service may queue only the subjects the registry declares it publishes: the
+        # NATS permissions of its user are generated from the same declarations.
+        self.publishes = publishes(service) if service in SERVICES else None
         self.sessions: async_sessionmaker[AsyncSession] = session_factory(
-            self.engine, stream_prefix=settings.stream_prefix
+            self.engine, stream_prefix=settings.stream_prefix, publishes=self.publishes
         )
         self.broker = NatsBroker(
             settings.nats_url,
@@ -74,6 +79,7 @@ class Runtime:
             log_level=logging.DEBUG,
             connect_timeout=5,
             max_reconnect_attempts=-1,
+            **broker_options(settings, service),
         )
         self.dead_letters = DeadLetterer(self.layout)
         self.consumers: list[Consumer] = []
@@ -107,6 +113,7 @@ class Runtime:
                 sessions=self.sessions,
                 layout=self.layout,
                 dead_letters=self.dead_letters,
+                inbox_prefix=connect_options(self.settings, self.service)["inbox_prefix"],
             )
             consumer.register(self.broker)
             self.consumers.append(consumer)
@@ -132,7 +139,10 @@ class Runtime:
         """Connect, declare streams and durables, start consuming, relaying and serving."""
         settings = self.settings
         self.nc = await nats.connect(
-            settings.nats_url, name=f"kith-{self.service}", max_reconnect_attempts=-1
+            settings.nats_url,
+            name=f"kith-{self.service}",
+            max_reconnect_attempts=-1,
+            **connect_options(settings, self.service),
         )
         self.js = self.nc.jetstream()
         self.dead_letters.bind(self.js)
@@ -154,6 +164,7 @@ class Runtime:
             layout=self.layout,
             database_url=settings.database_url,
             inbox_retention_days=settings.event_retention_days + 1,
+            subjects=(self.publishes or frozenset()) if settings.nats_user else None,
         )
         self._relay_task = asyncio.create_task(self._relay.run(), name="outbox-relay")
         self._relay_task.add_done_callback(self._on_relay_done)

@@ -12,7 +12,7 @@ import hashlib
 from functools import lru_cache
 from typing import Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "KITH_"
@@ -37,6 +37,14 @@ class Settings(BaseSettings):
 
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/kith"
     nats_url: str = "nats://127.0.0.1:4222"
+    nats_user: str | None = Field(
+        default=None,
+        description="The service's NATS user (deploy: one per service, account KITH); none "
+        "for a server without authentication.",
+    )
+    nats_password: SecretStr | None = Field(
+        default=None, validate_default=True, description="The NATS user's password."
+    )
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
     storage_url: str = "file:///var/lib/kith"
     log_format: Literal["json", "console"] = "json"
@@ -87,6 +95,17 @@ class Settings(BaseSettings):
             if not url.strip().startswith(("nats://", "tls://", "ws://", "wss://")):
                 msg = "must be nats://host:port (comma-separated for a cluster)"
                 raise ValueError(msg)
+        return value
+
+    @field_validator("nats_password")
+    @classmethod
+    def _nats_credentials_together(
+        cls, value: SecretStr | None, info: ValidationInfo
+    ) -> SecretStr | None:
+        """A user without a password (or the reverse) is a half-configured Secret: refuse it."""
+        if (info.data.get("nats_user") is None) != (value is None):
+            msg = "set together with KITH_NATS_USER, or neither"
+            raise ValueError(msg)
         return value
 
     @field_validator("storage_url")

@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI
 
+from kith_common.bus.credentials import connect_options
 from kith_common.health import health_routes
 from kith_common.service import Runtime
 from kith_common.settings import Settings
@@ -65,7 +66,11 @@ def create_api(runtime: Runtime) -> FastAPI:
         version=API_VERSION,
         description="Kith personal CRM: contacts, duplicates and merges, imports, resets.",
     )
-    link = NatsLink(runtime.settings.nats_url, lambda: runtime.nc)
+    link = NatsLink(
+        runtime.settings.nats_url,
+        lambda: runtime.nc,
+        connect_options(runtime.settings, runtime.service),
+    )
     reads = read_engine(runtime.settings)
     api.state.kith = GatewayContext(
         settings=runtime.settings,

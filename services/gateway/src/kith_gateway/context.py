@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import nats
 from nats.aio.client import Client as NatsClient
@@ -27,6 +28,7 @@ class NatsLink:
 
     url: str
     runtime_nc: Callable[[], NatsClient | None]
+    options: dict[str, Any] = field(default_factory=dict)  # credentials, inbox prefix
     _own: NatsClient | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -37,7 +39,7 @@ class NatsLink:
         async with self._lock:
             if self._own is None or self._own.is_closed:
                 self._own = await nats.connect(
-                    self.url, name="kith-gateway-link", max_reconnect_attempts=-1
+                    self.url, name="kith-gateway-link", max_reconnect_attempts=-1, **self.options
                 )
             return self._own
 

@@ -9,12 +9,20 @@ from __future__ import annotations
 import dataclasses
 
 from kith_common.events import subjects
+from kith_common.events.payloads.dlq import DeadLetter
 from kith_common.events.payloads.imports import CancelImport, ImportCompleted, StartImport
 from kith_common.service import Runtime
 from kith_common.settings import Settings
 from kith_common.storage import open_storage
 from kith_importer.config import ImporterConfig
-from kith_importer.consumers import CHECK_QUEUE, IMPORT_CANCEL, IMPORT_MISC, IMPORT_START
+from kith_importer.consumers import (
+    CHECK_QUEUE,
+    IMPORT_CANCEL,
+    IMPORT_DLQ,
+    IMPORT_MISC,
+    IMPORT_START,
+)
+from kith_importer.handlers.dead_letters import make_dead_letters
 from kith_importer.handlers.imports import make_cancel, make_check, make_start
 from kith_importer.handlers.misc import make_misc
 from kith_importer.sweeper import Sweeper
@@ -34,6 +42,7 @@ def build_app(settings: Settings, config: ImporterConfig | None = None) -> Runti
     runtime.consume(IMPORT_CANCEL, CancelImport)(make_cancel())
     misc = dataclasses.replace(IMPORT_MISC, max_deliver=config.max_deliver)
     runtime.consume(misc, ImportCompleted)(make_misc(config, runtime.sessions))
+    runtime.consume(IMPORT_DLQ, DeadLetter)(make_dead_letters())
     runtime.respond(
         subjects.RPC_IMPORT_CHECK_CONNECTION, CHECK_QUEUE, make_check(config, runtime.sessions)
     )

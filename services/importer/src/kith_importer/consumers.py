@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from kith_common.bus.consumers import ConsumerSpec
 from kith_common.events import subjects
-from kith_common.events.subjects import STREAM_CMD, STREAM_EVT
+from kith_common.events.subjects import DLQ_ALL, STREAM_CMD, STREAM_DLQ, STREAM_EVT
 
-__all__ = ["CHECK_QUEUE", "IMPORT_CANCEL", "IMPORT_MISC", "IMPORT_START"]
+__all__ = ["CHECK_QUEUE", "IMPORT_CANCEL", "IMPORT_DLQ", "IMPORT_MISC", "IMPORT_START"]
 
 # A crawl runs for minutes to hours: in-progress acks keep it alive, and the checkpoint makes
 # a redelivery (crash, restart) resume. Delays grow so a Monica outage is not hammered.
@@ -44,5 +44,15 @@ IMPORT_MISC = ConsumerSpec(
     long_running=True,
     concurrency=2,
     description="Misc-data phase (pets, calls, ...) of a completed import (importer.md §8).",
+)
+# importer.md §10: a start or misc command that exhausted its deliveries fails its import at
+# once instead of staying `processing` until the 30-minute sweep. Every letter passes by; the
+# importer's own are acted on (as reset-dlq does for the reset's).
+IMPORT_DLQ = ConsumerSpec(
+    durable="importer-dlq",
+    subject=DLQ_ALL,
+    stream=STREAM_DLQ,
+    max_deliver=5,
+    description="Fails the import whose start or misc command was dead-lettered.",
 )
 CHECK_QUEUE = "importer-check-connection"

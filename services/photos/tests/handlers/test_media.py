@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from kith_common import fence, metrics
 from kith_common.bus import outbox
 from kith_common.db.models import Photo
+from kith_common.db.session import session_factory
 from kith_common.events import subjects
 from kith_common.events.envelope import Payload
 from kith_common.events.payloads.imports import ImportCompleted, ImportOptions
@@ -32,8 +33,12 @@ Sessions = async_sessionmaker[AsyncSession]
 async def _publish(
     runtime: Runtime, subject: str, data: Payload, account_id: int, generation: int
 ) -> None:
+    """Queue a message as its producer would (the importer, dedup, the gateway): through a
+    session of the same deployment that is not the photos service's, which may publish only
+    its own subjects."""
     envelope = build_envelope(subject, data, account_id=account_id, generation=generation)
-    async with runtime.sessions() as session, session.begin():
+    producer = session_factory(runtime.engine, stream_prefix=runtime.settings.stream_prefix)
+    async with producer() as session, session.begin():
         await outbox.add(session, subject, envelope)
 
 

@@ -2,8 +2,12 @@
 
 The letter is published straight to JetStream (not through the outbox) and the original is
 acked only after JetStream confirmed the letter, so a message is always either in its stream
-or in the DLQ. The letter's id is derived from the original's id and the consumer, so a
-repeated attempt is dropped by the duplicate window.
+or in the DLQ. The letter's id is derived from the consumer, the original's id and the stream
+sequence of the delivery that gave up: a second attempt to dead-letter the same delivery (the
+ack was lost) is dropped by the duplicate window, while a *replayed* message, a new stream
+message with its own sequence, gets a letter of its own even inside that window. With the id
+alone, a replay that failed again within two minutes would be dropped as a duplicate after the
+replay had deleted the first letter: lost from both places.
 """
 
 from __future__ import annotations
@@ -24,10 +28,12 @@ from kith_common.logging import redact_text
 _LETTER_NAMESPACE = uuid.UUID("0b7a4a3e-6f55-4a8e-9d3c-2f1f0c0d1e11")
 
 
-def letter_id(original_id: uuid.UUID | None, consumer: str, body: bytes) -> uuid.UUID:
-    """Stable id of the letter for (message, consumer)."""
+def letter_id(
+    original_id: uuid.UUID | None, consumer: str, body: bytes, stream_sequence: int | None
+) -> uuid.UUID:
+    """Stable id of the letter for (consumer, message, delivered stream message)."""
     seed = str(original_id) if original_id else body[:4096].hex()
-    return uuid.uuid5(_LETTER_NAMESPACE, f"{consumer}:{seed}")
+    return uuid.uuid5(_LETTER_NAMESPACE, f"{consumer}:{seed}:{stream_sequence}")
 
 
 def _original(body: bytes) -> dict[str, Any]:
@@ -62,7 +68,7 @@ class DeadLetterer:
         stream_sequence: int | None = None,
     ) -> Envelope[DeadLetter]:
         letter = Envelope[DeadLetter](
-            id=letter_id(envelope.id if envelope else None, consumer, body),
+            id=letter_id(envelope.id if envelope else None, consumer, body, stream_sequence),
             type="dlq." + consumer,
             account_id=envelope.account_id if envelope else None,
             generation=envelope.generation if envelope else None,

@@ -13,10 +13,20 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kith_common.db.models import Outbox
-from kith_common.db.session import STREAM_PREFIX_INFO_KEY
+from kith_common.db.session import PUBLISHES_INFO_KEY, STREAM_PREFIX_INFO_KEY
 from kith_common.events.envelope import Envelope
+from kith_common.events.subjects import unprefixed
 
 NOTIFY_CHANNEL = "kith_outbox"
+
+
+class UndeclaredPublishError(RuntimeError):
+    """A service queued a subject the registry does not declare it publishes.
+
+    Its NATS user would be refused the publish (`bus.permissions` is generated from the same
+    declarations), so the mistake is raised where it is made, in the service's own tests,
+    instead of surfacing as a relay retrying forever in production.
+    """
 
 
 async def add(session: AsyncSession, subject: str, envelope: Envelope[Any]) -> None:
@@ -26,7 +36,18 @@ async def add(session: AsyncSession, subject: str, envelope: Envelope[Any]) -> N
     database but not one set of streams never publish each other's rows. Row and NOTIFY go in
     one statement, one round trip: NOTIFY is transactional, so listeners hear it only if this
     transaction commits, and PostgreSQL folds a transaction's identical notifications into one.
+
+    Raises:
+        UndeclaredPublishError: The session is a service's and the registry does not list
+            that service among the subject's producers.
     """
+    allowed = session.info.get(PUBLISHES_INFO_KEY)
+    if allowed is not None and unprefixed(subject) not in allowed:
+        msg = (
+            f"{subject} is not among the subjects this service publishes; declare it as a "
+            "producer in kith_common.events.registry (its NATS user is generated from there)"
+        )
+        raise UndeclaredPublishError(msg)
     queued = (
         insert(Outbox)
         .values(

@@ -59,6 +59,7 @@ class OutboxRelay:
         poll_interval: float = 1.0,
         publish_timeout: float = 5.0,
         inbox_retention_days: int = 8,
+        subjects: frozenset[str] | None = None,
     ) -> None:
         self._sessions = session_factory
         self._js = js
@@ -68,6 +69,9 @@ class OutboxRelay:
         self._poll_interval = poll_interval
         self._publish_timeout = publish_timeout
         self._inbox_retention = dt.timedelta(days=inbox_retention_days)
+        # Under NATS authentication a relay takes only the rows its user may publish; another
+        # service's relay publishes the rest (without authentication, any relay takes any row).
+        self._subjects = subjects
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._listener: asyncpg.Connection | None = None
@@ -114,6 +118,7 @@ class OutboxRelay:
                         Outbox.stream_prefix == self._layout.prefix,
                         Outbox.sent_at.is_(None),
                         Outbox.available_at <= func.now(),
+                        *(() if self._subjects is None else (Outbox.subject.in_(self._subjects),)),
                     )
                     .order_by(Outbox.seq)
                     .limit(self._batch_size)

@@ -32,7 +32,7 @@ from kith_common.bus.dlq import DeadLetterer
 from kith_common.bus.streams import StreamLayout
 from kith_common.db import outage
 from kith_common.errors import Permanent, StaleGeneration
-from kith_common.events.envelope import Envelope, Payload
+from kith_common.events.envelope import READER_CONTEXT, Envelope, Payload
 from kith_common.events.registry import build_envelope
 
 P = TypeVar("P", bound=BaseModel)
@@ -124,6 +124,7 @@ class Consumer:
         sessions: async_sessionmaker[AsyncSession],
         layout: StreamLayout,
         dead_letters: DeadLetterer,
+        inbox_prefix: str = "_INBOX",
     ) -> None:
         self.spec = spec
         self._handler = handler
@@ -131,6 +132,9 @@ class Consumer:
         self._sessions = sessions
         self._layout = layout
         self._dead_letters = dead_letters
+        # Pull requests are answered on `<prefix>.<nuid>`: the only inboxes the service's NATS
+        # user may subscribe to (bus.permissions).
+        self._inbox = f"{inbox_prefix}.".encode()
         self.in_flight = 0
 
     def register(self, broker: NatsBroker) -> None:
@@ -142,6 +146,7 @@ class Consumer:
             pull_sub=PullSub(batch_size=1, timeout=1.0),
             ack_policy=AckPolicy.MANUAL,
             max_workers=spec.concurrency,
+            inbox_prefix=self._inbox,
             title=spec.durable,
             description=spec.description or None,
         )
@@ -170,7 +175,8 @@ class Consumer:
 
     async def _process(self, msg: NatsMessage, deliveries: int) -> str:
         try:
-            envelope = self._envelope_type.model_validate_json(msg.body)
+            # Tolerant reader: a newer producer's extra fields are no reason to dead-letter.
+            envelope = self._envelope_type.model_validate_json(msg.body, context=READER_CONTEXT)
         except ValidationError as err:
             return await self._dead_letter(msg, deliveries, err, envelope=None)
         with structlog.contextvars.bound_contextvars(
@@ -282,6 +288,7 @@ class Consumer:
                 envelope=envelope,
                 error=err,
                 deliveries=deliveries,
+                stream_sequence=msg.raw_message.metadata.sequence.stream,
             )
         except Exception as publish_err:
             # Keep the original: it is retried after the delay instead of being lost.

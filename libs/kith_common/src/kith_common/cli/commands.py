@@ -61,10 +61,15 @@ def probe(url: str, timeout: float) -> int:
 
 
 def render_doc(document: str) -> int:
+    from kith_common.bus.natsconf import render_accounts_file, render_helm_values
     from kith_common.events.asyncapi import render_asyncapi
 
-    if document == "asyncapi":
-        sys.stdout.write(render_asyncapi())
+    renderers = {
+        "asyncapi": render_asyncapi,
+        "nats-accounts": render_accounts_file,
+        "nats-helm": render_helm_values,
+    }
+    sys.stdout.write(renderers[document]())
     return 0
 
 

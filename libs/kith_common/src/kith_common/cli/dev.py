@@ -1,10 +1,11 @@
 """`kith dev`: the whole stack on one machine, for trying Kith and for developing it.
 
 It uses the PostgreSQL and NATS the settings name when they answer and otherwise starts
-embedded ones (kith_common.devstack), migrates, makes sure a demo account exists and prints a
-fresh admin token for it, starts the five services as child processes and waits until every
-`/readyz` is green. Ctrl-C (or SIGTERM) stops the services, then exactly the servers it
-started: nothing is left behind.
+embedded ones (kith_common.devstack; the embedded NATS with account KITH and one user per
+service, as deployed, each service logging in as its own), migrates, makes sure a demo
+account exists and prints a fresh admin token for it, starts the five services as child
+processes and waits until every `/readyz` is green. Ctrl-C (or SIGTERM) stops the services,
+then exactly the servers it started: nothing is left behind.
 
 `kith dev --demo` also serves a seeded fake Monica (a few hundred contacts with duplicates,
 photos, documents and misc data) on a local port and prints its URL and API key, so the
@@ -38,6 +39,7 @@ from kith_common.logging import configure_logging
 from kith_common.settings import Settings
 
 if TYPE_CHECKING:
+    from kith_common.devstack import NatsAccounts
     from kith_common.testing.fake_monica.server import FakeMonicaServer
 
 SERVICES = ("gateway", "importer", "dedup", "photos", "reset")
@@ -140,6 +142,7 @@ def _demo_monica() -> FakeMonicaServer:
     """
     from kith_common.testing.fake_monica.app import FakeMonica
     from kith_common.testing.fake_monica.generator import generate
+    from kith_common.devstack import NatsAccounts
     from kith_common.testing.fake_monica.server import FakeMonicaServer
 
     world = generate(
@@ -197,8 +200,14 @@ def _demo_curl(monica: FakeMonicaServer, gateway_port: int) -> str:
 class _Services:
     """The five service processes: started, restarted with a growing delay, stopped."""
 
-    def __init__(self, env: dict[str, str], ports: dict[str, int], logs: Path | None) -> None:
-        self.env, self.ports, self.logs = env, ports, logs
+    def __init__(
+        self,
+        env: dict[str, str],
+        ports: dict[str, int],
+        logs: Path | None,
+        accounts: NatsAccounts | None = None,
+    ) -> None:
+        self.env, self.ports, self.logs, self.accounts = env, ports, logs, accounts
         self.children: dict[str, subprocess.Popen[bytes]] = {}
         self._crashes: dict[str, int] = {}
         self._started: dict[str, float] = {}
@@ -206,6 +215,9 @@ class _Services:
 
     def start(self, name: str) -> None:
         child_env = dict(self.env, KITH_METRICS_PORT=str(self.ports[name]))
+        if self.accounts is not None:  # each service logs in as its own user, as deployed
+            user, password = self.accounts.login(name)
+            child_env.update(KITH_NATS_USER=user, KITH_NATS_PASSWORD=password)
         out = None if self.logs is None else (self.logs / f"{name}.log").open("ab")
         try:
             self.children[name] = subprocess.Popen(  # noqa: S603  # our own CLI, fixed arguments
@@ -269,13 +281,16 @@ def run(settings: Settings, *, state_dir: str, demo: bool = False, verbose: bool
     if not verbose:
         _say(f"Starting Kith (logs in {logs}/) …")
     try:
-        with resolve_stack(settings.database_url, settings.nats_url, state) as stack:
+        with resolve_stack(
+            settings.database_url, settings.nats_url, state, nats_accounts=True
+        ) as stack:
             token = asyncio.run(_prepare_database(stack.database_url))
             env = _service_env(settings, stack.database_url, stack.nats_url, _secret_key(state))
             if not verbose:
                 env.setdefault("KITH_LOG_LEVEL", "info")
             ports = {name: settings.metrics_port + i for i, name in enumerate(SERVICES)}
-            services = _Services(env, ports, logs)
+            accounts = stack.embedded_nats.accounts if stack.embedded_nats else None
+            services = _Services(env, ports, logs, accounts)
             services.start_all()
             try:
                 _wait_ready(ports, services.children)

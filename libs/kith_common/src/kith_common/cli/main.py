@@ -55,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     docs = sub.add_parser("docs", help="render generated documents")
-    docs.add_argument("document", choices=["asyncapi"])
+    docs.add_argument("document", choices=["asyncapi", "nats-accounts", "nats-helm"])
 
     admin = sub.add_parser("admin", help="accounts, tokens and operator tasks")
     admin_sub = admin.add_subparsers(dest="admin_command", required=True)

@@ -13,9 +13,16 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 
-__all__ = ["STREAM_PREFIX_INFO_KEY", "async_url", "create_engine", "session_factory"]
+__all__ = [
+    "PUBLISHES_INFO_KEY",
+    "STREAM_PREFIX_INFO_KEY",
+    "async_url",
+    "create_engine",
+    "session_factory",
+]
 
 STREAM_PREFIX_INFO_KEY = "stream_prefix"
+PUBLISHES_INFO_KEY = "publishes"
 
 
 def async_url(database_url: str) -> str:
@@ -33,13 +40,15 @@ def create_engine(database_url: str, **kw: Any) -> AsyncEngine:
 
 
 def session_factory(
-    engine: AsyncEngine, *, stream_prefix: str = ""
+    engine: AsyncEngine, *, stream_prefix: str = "", publishes: frozenset[str] | None = None
 ) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded values after commit (no lazy IO in async code).
 
     `stream_prefix` rides in `session.info` so the outbox tags each row with the deployment
     it belongs to; a relay publishes only its own prefix's rows (see `bus.outbox.add`).
+    `publishes`, a service's declared subjects, makes `bus.outbox.add` refuse any other.
     """
-    return async_sessionmaker(
-        engine, expire_on_commit=False, info={STREAM_PREFIX_INFO_KEY: stream_prefix}
-    )
+    info: dict[str, Any] = {STREAM_PREFIX_INFO_KEY: stream_prefix}
+    if publishes is not None:
+        info[PUBLISHES_INFO_KEY] = publishes
+    return async_sessionmaker(engine, expire_on_commit=False, info=info)

@@ -50,8 +50,10 @@ publish inside the stream's duplicate window is dropped; consumers must still de
 `id`), `type` (the subject without `kith.<kind>.`), `occurred_at`, `account_id`, `generation`
 (the account's generation when produced; a consumer drops messages of an older generation, which
 is how an account reset fences stale work), `correlation_id` (the HTTP request id that started the
-chain) and `data`, typed per subject. Unknown fields in `data` are rejected; renaming a field is
-a breaking change. No secret and no file content is ever on the bus."""
+chain), `schema_version` (the schema the producer wrote) and `data`, typed per subject. Producers
+validate strictly; Kith's consumers ignore fields they do not know and accept any
+`schema_version`, so an added optional field is compatible and a renamed one is a breaking
+change (docs/events.md, compatibility rules). No secret and no file content is ever on the bus."""
 
 
 class _WireSchema(GenerateJsonSchema):

@@ -16,7 +16,13 @@ from typing import Any, Literal, TypeVar, cast
 
 from kith_common.events import payloads as p
 from kith_common.events import subjects as s
-from kith_common.events.envelope import Envelope, EnvelopeHead, Payload, RawEnvelope
+from kith_common.events.envelope import (
+    READER_CONTEXT,
+    Envelope,
+    EnvelopeHead,
+    Payload,
+    RawEnvelope,
+)
 
 __all__ = [
     "SUBJECTS",
@@ -62,8 +68,11 @@ class SubjectSpec:
         stream: The JetStream stream, or None for core-NATS request/reply.
         kind: command, event, rpc or dlq.
         payload: The `data` model of its envelopes.
-        producers: Who publishes it (services, CLI commands, endpoints).
-        consumers: Who reads it durably (durable names where the specs fix them).
+        producers: Who publishes it: `<service> (note)`, `<service>-<role> (note)` or a
+            `kith ...` CLI command (see `events.parties`). The NATS permissions of each
+            service's user are generated from these, so a service publishes only what is
+            declared here (`bus.permissions`).
+        consumers: Who reads it, in the same form (durable names where the specs fix them).
         description: What the message means, for the AsyncAPI document.
         reply: The reply's `data` model (rpc only).
     """
@@ -201,14 +210,19 @@ _SPECS: tuple[SubjectSpec, ...] = (
     _evt(
         s.IMPORT_CANCELLED,
         p.ImportCancelled,
-        ("importer", "photos", "the imports cancel function (gateway, reset-orchestrator)"),
+        (
+            "importer",
+            "photos",
+            "gateway (the imports cancel function)",
+            "reset-orchestrator (the imports cancel function)",
+        ),
         (),
         "An import phase stopped on `cancelling`, or phases not yet started were cancelled.",
     ),
     _evt(
         s.IMPORT_FAILED,
         p.ImportFailed,
-        ("importer", "photos", "the importer's DLQ hook"),
+        ("importer", "photos", "importer-dlq (the importer's DLQ hook)"),
         (),
         "An import phase failed for good.",
     ),
@@ -292,14 +306,14 @@ _SPECS: tuple[SubjectSpec, ...] = (
     _evt(
         s.ACCOUNT_RESET_DOMAIN_PROGRESS,
         p.AccountResetDomainProgress,
-        ("each reset cleanup consumer",),
+        ("reset (each cleanup consumer)",),
         (),
         "Counts so far of one reset domain.",
     ),
     _evt(
         s.ACCOUNT_RESET_DOMAIN_DONE,
         p.AccountResetDomainDone,
-        ("each reset cleanup consumer",),
+        ("reset (each cleanup consumer)",),
         ("reset-fanin",),
         "A reset domain finished; the fan-in advances the stage.",
     ),
@@ -331,7 +345,7 @@ _SPECS: tuple[SubjectSpec, ...] = (
         "dlq",
         p.DeadLetter,
         ("the bus, after max_deliver",),
-        ("reset-dlq (reset letters only)", "the importer's DLQ hook"),
+        ("reset-dlq (reset letters only)", "importer-dlq (the importer's DLQ hook)"),
         "`kith.dlq.<durable>`: a message that failed max_deliver times, with the failure; "
         "listed and replayed by GET /v1/admin/dlq.",
     ),
@@ -432,9 +446,10 @@ def _check_type(subject: str, envelope_type: str) -> None:
 
 
 def parse_envelope(subject: str, raw: bytes | str) -> Envelope[Payload]:
-    """Parse and validate a message body received on `subject`.
+    """Parse and validate a message body received on `subject` (a tolerant reader).
 
-    The envelope's `type` is checked before its `data`, so a message on the wrong subject says
+    Unknown fields are ignored and any `schema_version` is accepted (see `envelope`). The
+    envelope's `type` is checked before its `data`, so a message on the wrong subject says
     so instead of listing every field of the wrong payload.
 
     Returns:
@@ -452,7 +467,9 @@ def validate_envelope(subject: str, raw: RawEnvelope) -> Envelope[Payload]:
     """Validate the `data` of an envelope already parsed as `RawEnvelope` (same errors)."""
     payload = payload_type(subject)
     _check_type(subject, raw.type)
-    envelope = envelope_model(payload).model_validate(raw.model_dump(exclude_unset=True))
+    envelope = envelope_model(payload).model_validate(
+        raw.model_dump(exclude_unset=True), context=READER_CONTEXT
+    )
     return cast(Envelope[Payload], envelope)
 
 
@@ -499,5 +516,7 @@ def parse_reply(subject: str, raw: bytes | str) -> Envelope[Payload]:
     if head.type != reply_type(subject):
         msg = f"reply type {head.type!r} does not answer {subject!r}"
         raise EnvelopeTypeError(msg)
-    envelope = envelope_model(expected).model_validate(head.model_dump(exclude_unset=True))
+    envelope = envelope_model(expected).model_validate(
+        head.model_dump(exclude_unset=True), context=READER_CONTEXT
+    )
     return cast(Envelope[Payload], envelope)

@@ -55,6 +55,8 @@ class InProcessStack:
             with short backoffs, say).
         overrides: Settings on top of the defaults (private Monica hosts allowed, no rate
             limit, the storage directory, a free gateway port).
+        per_service: Per service name, settings on top of those (its own NATS user, say).
+        drop_streams: Delete the prefixed streams on stop (not on a server of the test's own).
         base_url: The gateway's URL, once started.
     """
 
@@ -62,6 +64,8 @@ class InProcessStack:
     storage: Path
     builders: Mapping[str, Builder] = field(default_factory=dict)
     overrides: Mapping[str, Any] = field(default_factory=dict)
+    per_service: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    drop_streams: bool = True
     base_url: str = ""
     _runtimes: dict[str, Runtime] = field(default_factory=dict)
     _loop: asyncio.AbstractEventLoop | None = None
@@ -107,14 +111,15 @@ class InProcessStack:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def _settings(self, port: int) -> Settings:
+    def _settings(self, port: int, service: str) -> Settings:
         defaults: dict[str, Any] = {
             "gateway_port": port,
             "import_allow_private_hosts": True,
             "monica_rate_limit_per_minute": 0,
             "storage_url": f"file://{self.storage}",
         }
-        return self.harness.settings(**{**defaults, **self.overrides})
+        own = self.per_service.get(service, {})
+        return self.harness.settings(**{**defaults, **self.overrides, **own})
 
     def _build(self, name: str, settings: Settings) -> Runtime:
         builder: Builder = self.builders.get(name) or load_service(name)
@@ -124,11 +129,10 @@ class InProcessStack:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         port = free_port()
-        settings = self._settings(port)
         started: list[Runtime] = []
         try:
             for name in SERVICES:
-                self._runtimes[name] = self._build(name, settings)
+                self._runtimes[name] = self._build(name, self._settings(port, name))
             for runtime in self._runtimes.values():
                 await runtime.start()
                 started.append(runtime)
@@ -146,7 +150,8 @@ class InProcessStack:
     async def _shutdown(self, started: list[Runtime]) -> None:
         for runtime in reversed(started):
             await runtime.stop()
-        await drop_streams(self.harness.nats_url, self.harness.prefix)
+        if self.drop_streams:
+            await drop_streams(self.harness.nats_url, self.harness.prefix)
 
 
 def stack_fixture(

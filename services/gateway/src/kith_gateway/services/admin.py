@@ -2,8 +2,10 @@
 
 Replay republishes the original envelope to its subject with a fresh `Nats-Msg-Id` (the
 duplicate window would drop the original id); the consumers' inbox still prevents a second
-effect if the message had in fact succeeded. The letter is removed once republished, so a
-replayed letter is not replayed twice by accident.
+effect if the message had in fact succeeded. The letter is removed only once JetStream
+acknowledged the republished message, so a replayed letter is not replayed twice by accident;
+if the replay fails again, the bus writes a new letter (its id includes the new message's
+stream sequence, so the DLQ's duplicate window cannot drop it).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kith_common.errors import InvalidInput, NotFound
 from kith_common.events import subjects
+from kith_common.events.envelope import READER_CONTEXT
 from kith_common.events.payloads.dlq import DeadLetter
 from kith_common.events.payloads.phones import RenormalizePhones
 from kith_gateway import pagination
@@ -83,7 +86,7 @@ async def bus(ctx: GatewayContext) -> BusOut:
 def _letter(seq: int, data: bytes) -> DeadLetterOut | None:
     try:
         head = json.loads(data)
-        letter = DeadLetter.model_validate(head.get("data"))
+        letter = DeadLetter.model_validate(head.get("data"), context=READER_CONTEXT)
     except (ValueError, ValidationError, AttributeError):
         return None
     return DeadLetterOut(
@@ -130,10 +133,13 @@ async def replay(ctx: GatewayContext, seq: int) -> ReplayAccepted:
     except NotFoundError as err:
         raise NotFound("no dead letter with this sequence", code="dead-letter-not-found") from err
     letter = _letter(seq, msg.data or b"")
-    if letter is None or not letter.subject.startswith(("kith.cmd.", "kith.evt.")):
+    # The letter records the subject as delivered, so with this deployment's stream prefix.
+    if letter is None or not subjects.unprefixed(letter.subject).startswith(
+        (subjects.CMD_PREFIX, subjects.EVT_PREFIX)
+    ):
         raise InvalidInput("this letter cannot be replayed", code="dead-letter-unreplayable")
     new_id = str(uuid.uuid4())
-    subject = ctx.layout.subject(letter.subject)
+    subject = ctx.layout.subject(subjects.unprefixed(letter.subject))
     await js.publish(subject, json.dumps(letter.envelope).encode(), headers={"Nats-Msg-Id": new_id})
     await js.delete_msg(ctx.layout.dlq, seq)
     log.info("dead_letter_replayed", seq=seq, consumer=letter.consumer, subject=letter.subject)
