@@ -142,7 +142,6 @@ def _demo_monica() -> FakeMonicaServer:
     """
     from kith_common.testing.fake_monica.app import FakeMonica
     from kith_common.testing.fake_monica.generator import generate
-    from kith_common.devstack import NatsAccounts
     from kith_common.testing.fake_monica.server import FakeMonicaServer
 
     world = generate(
