@@ -205,8 +205,8 @@ def _time_phases(sql: dict[str, float]) -> dict[str, tuple[float, float, float]]
 
         return wrapper
 
-    for name, run in list(phases._PHASES.items()):
-        phases._PHASES[name] = timed(name, run)
+    for name, run in list(phases.PIPELINE.items()):
+        phases.PIPELINE[name] = timed(name, run)
     return times
 
 

@@ -96,6 +96,7 @@ def empty_summary() -> dict[str, Any]:
         "errors": [],
         "coverage_backfill": CoverageBackfillCounts().model_dump(),
         "requests": 0,
+        "requests_by_phase": {},
         "rate_limit_wait_seconds": 0.0,
         "duration_seconds": 0.0,
     }
@@ -126,6 +127,9 @@ class Crawl:
     fenced_step: tuple[int, int, UnitOfWork] | None = None
     # Refreshes import_records' statistics as the import grows; None in tests of one phase.
     statistics: PlannerStatistics | None = None
+    # What the requests being made are for (`use`): listing, relisting, direct, per_contact.
+    purpose: str = "listing"
+    _charged: int = 0  # this client's requests already added to `requests_by_phase`
     _base_requests: int = 0
     _base_wait: float = 0.0
     _base_duration: float = 0.0
@@ -147,6 +151,7 @@ class Crawl:
     @contextlib.asynccontextmanager
     async def step(self) -> AsyncIterator[AsyncSession]:
         """One checkpointed transaction (see module docstring)."""
+        self.use(self.purpose)  # requests before the step belong to the phase it commits for
         async with self._begin_step() as (session, status):
             if status is None:
                 raise LeaseLost
@@ -189,7 +194,23 @@ class Crawl:
         )
         self.misc_counts = {}
 
+    def use(self, purpose: str) -> None:
+        """Charge the requests made so far to the current purpose, then switch to `purpose`.
+
+        `summary.requests_by_phase` (phase → purpose → requests, retries included) shows a
+        user and the benchmark where the requests went; it commits with every step, like the
+        other counters, so a resume neither loses nor double-counts what was committed.
+        """
+        spent = self.client.stats.requests - self._charged
+        if spent > 0:
+            by_phase: dict[str, dict[str, int]] = self.summary.setdefault("requests_by_phase", {})
+            by_purpose = by_phase.setdefault(self.phase, {})
+            by_purpose[self.purpose] = by_purpose.get(self.purpose, 0) + spent
+            self._charged += spent
+        self.purpose = purpose
+
     def _refresh_totals(self) -> None:
+        self.use(self.purpose)
         stats = self.client.stats
         self.summary["requests"] = self._base_requests + stats.requests
         self.summary["rate_limit_wait_seconds"] = round(
@@ -247,6 +268,7 @@ class Crawl:
 
     async def enter(self, phase: ImportPhase, **extra: Any) -> None:
         """Checkpoint the start of `phase` (its progress event included)."""
+        self.use("listing")  # what the previous phase spent is its own
         self.checkpoint = {"phase": phase, **extra}
         async with self.step() as session:
             await self.progress(session, 0, None, force=True)

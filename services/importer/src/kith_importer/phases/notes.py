@@ -1,0 +1,251 @@
+"""P1.2 notes (importer.md §7.3): the account-wide `/notes` list, then the torn tie groups
+re-listed, then (only if still short) the per-contact fallback."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from sqlalchemy import and_, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kith_common.db.models import (
+    ImportRecord,
+    Note,
+)
+from kith_common.monica.ahead import PagesAhead
+from kith_common.monica.errors import MonicaError
+from kith_importer import queries
+from kith_importer.crawl import ITEM_CHUNK, Crawl
+from kith_importer.parsing import Problems, as_dict, as_int, as_text, parse_timestamp
+
+__all__ = ["run", "write_note"]
+
+log = structlog.get_logger(__name__)
+
+# --- P1.2 notes ----------------------------------------------------------------------------------
+
+
+async def run(crawl: Crawl) -> None:
+    if not crawl.options.notes:
+        crawl.checkpoint = {"phase": "coverage_backfill"}
+        return
+    page = int(crawl.checkpoint.get("page", 1))
+    total = crawl.checkpoint.get("total")
+    async with PagesAhead(
+        lambda n: crawl.client.page("/notes", page=n, endpoint="/notes")
+    ) as pages:
+        while True:
+            try:
+                result = await pages.get(page)
+            except MonicaError as err:
+                if err.transient:
+                    raise
+                crawl.error(f"{err.message}; notes page {page} skipped")
+                break
+            if page < result.last_page and result.data:
+                await pages.ahead(page + 1)
+            if total is None:
+                total = result.total
+            for start in range(0, len(result.data), ITEM_CHUNK) or [0]:
+                async with crawl.step() as session:
+                    await _notes_chunk(crawl, session, result.data[start : start + ITEM_CHUNK])
+                    crawl.checkpoint = {
+                        "phase": "notes",
+                        "started": True,
+                        "page": page + 1,
+                        "total": total,
+                    }
+                    await crawl.progress(session, crawl.summary["notes"], total)
+            if page >= result.last_page or not result.data:
+                break
+            page += 1
+    await _notes_shortfall(crawl, total)
+    crawl.checkpoint = {"phase": "coverage_backfill"}
+
+
+async def _notes_chunk(crawl: Crawl, session: AsyncSession, raws: list[Any]) -> None:
+    """One page chunk of notes with a fixed number of statements (importer.md §7.3).
+
+    Each note: its contact resolved through import_records (merges followed); a soft-deleted
+    contact → skipped; not mapped yet → staged for P2; the same trimmed body already on the
+    contact → not created again (its mapping points at the existing note).
+    """
+    scope = crawl.scope
+    notes: list[tuple[int, str, dict[str, Any], dict[str, Any], int | None]] = []
+    for raw in raws:
+        data = as_dict(raw)
+        note_id = as_int(data.get("id"))
+        body = as_text(data.get("body"), "body", Problems(), limit=100_000)
+        if note_id is None or body is None:
+            crawl.error(f"Note {data.get('id')}: no id or empty body, skipped")
+            continue
+        contact = as_dict(data.get("contact"))
+        notes.append((note_id, body, data, contact, as_int(contact.get("id"))))
+    if not notes:
+        return
+    ids = {"account_id": scope.account_id, "import_id": crawl.row.id}
+    await queries.stage_many(
+        session, kind="note_seen", payloads={str(n[0]): {} for n in notes}, **ids
+    )
+    known = await queries.mapped_many(
+        session, scope.account_id, scope.source, "contact", {str(n[4]) for n in notes if n[4]}
+    )
+    contacts = await queries.contacts_by_id(session, scope.account_id, list(set(known.values())))
+    done = await queries.mapped_many(
+        session, scope.account_id, scope.source, "note", [str(n[0]) for n in notes]
+    )
+    bodies = await queries.note_bodies(session, scope.account_id, list(contacts))
+    pending: dict[str, dict[str, Any]] = {}
+    created: dict[tuple[int, str], Note] = {}
+    records: list[tuple[str, tuple[int, str] | int]] = []
+    for note_id, body, data, contact, cid in notes:
+        row = contacts.get(known.get(str(cid), -1)) if cid is not None else None
+        if row is not None and row.merged_into_id is not None:
+            row, _ = await queries.resolve_contact(session, scope.account_id, row.id)
+        if row is None:
+            pending[str(note_id)] = {
+                "note": {
+                    k: data.get(k) for k in ("id", "uuid", "body", "is_favorited", "created_at")
+                },
+                "contact": contact,
+            }
+            continue
+        if row.deleted_at is not None:
+            crawl.summary["notes_skipped"] += 1
+            continue
+        if str(note_id) in done:
+            continue
+        key = (row.id, body)
+        existing = bodies.get(key)
+        if existing is not None:
+            records.append((str(note_id), existing))
+            continue
+        if key not in created:
+            note = Note(
+                account_id=scope.account_id,
+                contact_id=row.id,
+                body=body,
+                favorite=data.get("is_favorited") is True,
+                author_id=scope.user_id,
+            )
+            stamp = parse_timestamp(data.get("created_at"))
+            if stamp is not None:
+                note.created_at = stamp
+            created[key] = note
+            crawl.summary["notes"] += 1
+        records.append((str(note_id), key))
+    session.add_all(created.values())
+    if created:
+        await session.flush()
+    await queries.record_many(
+        session,
+        account_id=scope.account_id,
+        import_id=crawl.row.id,
+        source=scope.source,
+        rows=[
+            ("note", sid, "note", target if isinstance(target, int) else created[target].id)
+            for sid, target in records
+        ],
+    )
+    await queries.stage_many(session, kind="pending_note", payloads=pending, **ids)
+
+
+async def write_note(
+    crawl: Crawl, session: AsyncSession, contact_id: int, data: dict[str, Any], body: str
+) -> None:
+    note_id = str(data.get("id"))
+    if (
+        await queries.mapped(session, crawl.scope.account_id, crawl.scope.source, "note", note_id)
+        is not None
+    ):
+        return
+    same = await session.scalar(
+        select(Note.id)
+        .where(
+            Note.account_id == crawl.scope.account_id,
+            Note.contact_id == contact_id,
+            func.btrim(Note.body) == body,
+        )
+        .limit(1)
+    )
+    if same is None:
+        created = parse_timestamp(data.get("created_at"))
+        row = Note(
+            account_id=crawl.scope.account_id,
+            contact_id=contact_id,
+            body=body,
+            favorite=data.get("is_favorited") is True,
+            author_id=crawl.scope.user_id,
+        )
+        if created is not None:
+            row.created_at = created
+        session.add(row)
+        await session.flush()
+        same = row.id
+        crawl.summary["notes"] += 1
+    await queries.record(
+        session,
+        account_id=crawl.scope.account_id,
+        import_id=crawl.row.id,
+        source=crawl.scope.source,
+        entity_type="note",
+        source_id=note_id,
+        local_type="note",
+        local_id=same,
+    )
+
+
+async def _notes_shortfall(crawl: Crawl, total: int | None) -> None:
+    """Distinct ids < meta.total: refetch per contact, only where Monica counts more notes."""
+    async with crawl.unit_of_work() as session:
+        seen = len(await queries.staged_keys(session, crawl.row.id, "note_seen"))
+        if total is None or seen >= total:
+            return
+        deferred = await queries.staged(session, crawl.row.id, "deferred")
+        short: list[tuple[int, int]] = []
+        for key, payload in deferred.items():
+            expected = as_int(as_dict(payload.get("statistics")).get("number_of_notes")) or 0
+            if expected <= 0:
+                continue
+            local = await queries.mapped(
+                session, crawl.scope.account_id, crawl.scope.source, "contact", key
+            )
+            if local is None:
+                continue
+            have = await session.scalar(
+                select(func.count())
+                .select_from(ImportRecord)
+                .join(
+                    Note,
+                    and_(
+                        Note.id == ImportRecord.local_entity_id,
+                        Note.account_id == ImportRecord.account_id,
+                    ),
+                )
+                .where(
+                    ImportRecord.account_id == crawl.scope.account_id,
+                    ImportRecord.source == crawl.scope.source,
+                    ImportRecord.source_entity_type == "note",
+                    Note.contact_id == local,
+                )
+            )
+            if (have or 0) < expected:
+                short.append((int(key), local))
+    for mid, _local in short:
+        page = 1
+        while True:
+            try:
+                result = await crawl.client.page(
+                    f"/contacts/{mid}/notes", page=page, endpoint="/contacts/{id}/notes"
+                )
+            except MonicaError as err:
+                if err.transient:
+                    raise
+                crawl.error(f"{err.message}; notes of contact {mid} skipped")
+                break
+            async with crawl.step() as session:
+                await _notes_chunk(crawl, session, result.data)
+            if page >= result.last_page or not result.data:
+                break
+            page += 1
