@@ -84,6 +84,29 @@ async def test_a_short_notes_list_refetches_only_the_short_contacts(
     assert row.summary["notes"] == 250
 
 
+async def test_torn_notes_are_relisted_before_any_per_contact_call(
+    run_import: Any, fake: FakeMonica, session_factory: Sessions, account: tuple[int, int]
+) -> None:
+    # 40 notes written in one second, cut by the page boundary at 100 (notes sort newest
+    # first): with this seed the list shows 6 of them twice and never shows 6 others.
+    for note in fake.world.items["notes"][120:160]:
+        note["created_at"] = "2022-03-01T00:02:00Z"
+    fake.tie_drop = {"contacts", "notes"}
+    row = await run_import()
+    assert row.summary["notes"] == 250
+    async with session_factory() as session:
+        bodies = (
+            await session.scalars(select(Note.body).where(Note.account_id == account[0]))
+        ).all()
+    assert len(bodies) == 250
+    assert not [e for e in fake.log if e.endpoint == "/api/contacts/{id}/notes"]
+    relisted = [
+        e.query for e in fake.log if e.endpoint == "/api/notes" and "limit=100" not in e.query
+    ]
+    assert len(relisted) == 1
+    assert row.summary["requests_by_phase"]["notes"] == {"listing": 3, "relisting": 1}
+
+
 async def test_progress_is_published_at_every_phase_edge_and_ends_at_the_total(
     run_import: Any, session_factory: Sessions, account: tuple[int, int]
 ) -> None:

@@ -25,9 +25,11 @@ row is recovered and that no window is spent on an untorn group.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
+
+from kith_importer.parsing import as_int
 
 __all__ = [
     "MAX_LIMIT",
@@ -39,6 +41,8 @@ __all__ = [
     "relisting_plan",
     "single_window",
     "tie_groups",
+    "trace_page",
+    "trace_rows",
 ]
 
 MAX_LIMIT: Final = 100  # API §2: a larger `limit` answers 400
@@ -197,3 +201,32 @@ def relisting_plan(
             windows = cover_windows(group, max_limit=max_limit, listing_limit=listing_limit)
             plan.append((group, windows))
     return plan
+
+
+def trace_page(rows: Sequence[Any], total: int, column: str = "created_at") -> dict[str, Any]:
+    """What a phase keeps of one listed page: its ids and sort values in order, and the
+    page's `meta.total` (JSON, for staging or a checkpoint)."""
+    ids: list[int | None] = []
+    keys: list[Any] = []
+    for row in rows:
+        item = row if isinstance(row, Mapping) else {}
+        ids.append(as_int(item.get("id")))
+        keys.append(item.get(column))
+    return {"ids": ids, "created": keys, "total": total}
+
+
+def trace_rows(pages: Mapping[str, Mapping[str, Any]]) -> tuple[list[Listed], int | None]:
+    """A listing trace (page number → `trace_page`) as rows in listing order, and the last
+    page's `meta.total` (None when no page kept one)."""
+    rows: list[Listed] = []
+    total: int | None = None
+    for key in sorted(pages, key=int):
+        page = pages[key]
+        keys = page.get("created", [])
+        for index, mid in enumerate(page.get("ids", [])):
+            stamp = keys[index] if index < len(keys) else None
+            usable = isinstance(mid, int) and not isinstance(mid, bool)
+            rows.append(Listed(mid if usable else None, stamp if isinstance(stamp, str) else None))
+        if isinstance(page.get("total"), int):
+            total = int(page["total"])
+    return rows, total

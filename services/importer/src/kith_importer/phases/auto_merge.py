@@ -30,8 +30,6 @@ REFERENCE_ENDPOINTS = ("genders", "contactfieldtypes", "relationshiptypes", "tag
 # pair is still atomic on its own (a savepoint); only the step bookkeeping is shared.
 PAIRS_PER_STEP = CHUNK // 2
 
-# --- P1.5 auto-merge -----------------------------------------------------------------------------
-
 
 async def run(crawl: Crawl) -> None:
     if not crawl.options.auto_merge_duplicates:

@@ -41,10 +41,17 @@ from kith_importer.contacts import plan_contacts
 from kith_importer.crawl import CHUNK, Crawl
 from kith_importer.parsing import as_dict, as_int
 from kith_importer.phases.reference_data import refmap_of
-from kith_importer.relisting import Listed, TieGroup, Window, positions, relisting_plan, tie_groups
+from kith_importer.relisting import (
+    TieGroup,
+    Window,
+    positions,
+    relisting_plan,
+    tie_groups,
+    trace_rows,
+)
 from kith_importer.writes import StepWrite
 
-__all__ = ["Backfill", "listing_rows", "run"]
+__all__ = ["Backfill", "run"]
 
 log = structlog.get_logger(__name__)
 MAX_CREATED_AT: Final = 50  # torn groups' created_at kept in the summary
@@ -53,21 +60,6 @@ MAX_CREATED_AT: Final = 50  # torn groups' created_at kept in the summary
 async def run(crawl: Crawl) -> None:
     await Backfill(crawl).run()
     crawl.checkpoint = {"phase": "auto_merge"}
-
-
-def listing_rows(pages: dict[str, dict[str, Any]]) -> tuple[list[Listed], int | None]:
-    """The listing trace as rows in listing order, and the last page's `meta.total`."""
-    rows: list[Listed] = []
-    total: int | None = None
-    for key in sorted(pages, key=int):
-        page = pages[key]
-        created = page.get("created", [])
-        for index, mid in enumerate(page.get("ids", [])):
-            stamp = created[index] if index < len(created) else None
-            rows.append(Listed(as_int(mid), stamp if isinstance(stamp, str) else None))
-        if isinstance(page.get("total"), int):
-            total = int(page["total"])
-    return rows, total
 
 
 @dataclass
@@ -108,7 +100,7 @@ class Backfill:
             stamp = payload.get("created_at")
             if isinstance(stamp, str) and payload.get("full", True):
                 self._members.setdefault(stamp, set()).add(int(key))
-        rows, listed_total = listing_rows(pages)
+        rows, listed_total = trace_rows(pages)
         if "total" not in cp:
             if listed_total is None:  # a trace from before the listing kept its total
                 crawl.use("listing")

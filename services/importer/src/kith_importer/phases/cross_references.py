@@ -25,8 +25,6 @@ __all__ = ["run"]
 
 log = structlog.get_logger(__name__)
 
-# --- P2 cross references -------------------------------------------------------------------------
-
 
 async def run(crawl: Crawl) -> None:
     async with crawl.unit_of_work() as session:

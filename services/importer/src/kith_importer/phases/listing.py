@@ -15,13 +15,12 @@ from kith_importer.contacts import plan_contacts
 from kith_importer.crawl import CHUNK, Crawl, FatalImport
 from kith_importer.parsing import as_dict, as_int
 from kith_importer.phases.reference_data import refmap_of
+from kith_importer.relisting import trace_page
 from kith_importer.writes import StepWrite
 
 __all__ = ["run"]
 
 log = structlog.get_logger(__name__)
-
-# --- P1 listing ----------------------------------------------------------------------------------
 
 
 async def run(crawl: Crawl) -> None:
@@ -48,11 +47,8 @@ async def run(crawl: Crawl) -> None:
             if total is None:
                 total = result.total
             rows = result.data
-            trace = {
-                "ids": [as_int(as_dict(r).get("id")) for r in rows],
-                "created": [as_dict(r).get("created_at") for r in rows],
-                "total": result.total,  # the backfill's T: the last page read is the freshest
-            }
+            # The backfill's trace; its `total` is the backfill's T (the last page is freshest).
+            trace = trace_page(rows, result.total)
             starts = list(range(offset, len(rows), CHUNK)) or [len(rows)]
             for start in starts:
                 chunk = rows[start : start + CHUNK]

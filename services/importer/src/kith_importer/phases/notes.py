@@ -1,5 +1,7 @@
-"""P1.2 notes (importer.md §7.3): the account-wide `/notes` list, then the torn tie groups
-re-listed, then (only if still short) the per-contact fallback."""
+"""P1.2 notes (importer.md §7.3): the account-wide `/notes` list (⌈notes/100⌉ requests), then,
+if its distinct notes fall short of `meta.total`, its torn tie groups re-listed (§7.4 B/C: the
+list sorts by `created_at` and tears like the contacts' listing), and only then the per-contact
+fallback for the contacts whose `number_of_notes` exceeds what was imported."""
 
 from __future__ import annotations
 
@@ -18,20 +20,29 @@ from kith_common.monica.errors import MonicaError
 from kith_importer import queries
 from kith_importer.crawl import ITEM_CHUNK, Crawl
 from kith_importer.parsing import Problems, as_dict, as_int, as_text, parse_timestamp
+from kith_importer.relisting import relisting_plan, tie_groups, trace_page, trace_rows
 
 __all__ = ["run", "write_note"]
 
 log = structlog.get_logger(__name__)
-
-# --- P1.2 notes ----------------------------------------------------------------------------------
+TRACE_KIND = "note_page"  # the notes list's trace: ids and created_at of each page
 
 
 async def run(crawl: Crawl) -> None:
     if not crawl.options.notes:
         crawl.checkpoint = {"phase": "coverage_backfill"}
         return
-    page = int(crawl.checkpoint.get("page", 1))
     total = crawl.checkpoint.get("total")
+    if not crawl.checkpoint.get("listed"):
+        total = await _list(crawl, int(crawl.checkpoint.get("page", 1)), total)
+    await _relist(crawl, total)
+    crawl.use("per_contact")
+    await _notes_shortfall(crawl, total)
+    crawl.checkpoint = {"phase": "coverage_backfill"}
+
+
+async def _list(crawl: Crawl, page: int, total: int | None) -> int | None:
+    """The account-wide list from `page`, each page's trace staged with its first chunk."""
     async with PagesAhead(
         lambda n: crawl.client.page("/notes", page=n, endpoint="/notes")
     ) as pages:
@@ -47,21 +58,90 @@ async def run(crawl: Crawl) -> None:
                 await pages.ahead(page + 1)
             if total is None:
                 total = result.total
-            for start in range(0, len(result.data), ITEM_CHUNK) or [0]:
+            last = page >= result.last_page or not result.data
+            starts = range(0, len(result.data), ITEM_CHUNK) or [0]
+            for start in starts:
                 async with crawl.step() as session:
+                    if start == starts[0]:
+                        await _stage(
+                            crawl,
+                            session,
+                            TRACE_KIND,
+                            str(page),
+                            trace_page(result.data, result.total),
+                        )
                     await _notes_chunk(crawl, session, result.data[start : start + ITEM_CHUNK])
                     crawl.checkpoint = {
                         "phase": "notes",
                         "started": True,
                         "page": page + 1,
                         "total": total,
+                        "listed": last and start == starts[-1],
                     }
                     await crawl.progress(session, crawl.summary["notes"], total)
-            if page >= result.last_page or not result.data:
+            if last:
                 break
             page += 1
-    await _notes_shortfall(crawl, total)
-    crawl.checkpoint = {"phase": "coverage_backfill"}
+    return total
+
+
+async def _relist(crawl: Crawl, total: int | None) -> None:
+    """Torn tie groups of the notes list read again (importer.md §7.4 B/C, API §11.1).
+
+    Only when the distinct notes seen fall short of `meta.total`. Each window is one step: its
+    unseen notes written and the window recorded as tried, so a resume skips it.
+    """
+    async with crawl.unit_of_work() as session:
+        seen = await queries.staged(session, crawl.row.id, "note_seen")
+        pages = await queries.staged(session, crawl.row.id, TRACE_KIND)
+        tried = await queries.staged_keys(session, crawl.row.id, "tried")
+    if total is None or len(seen) >= total:
+        return
+    members: dict[str, set[str]] = {}
+    for key, payload in seen.items():
+        if isinstance(payload.get("created_at"), str):
+            members.setdefault(payload["created_at"], set()).add(key)
+    rows, _ = trace_rows(pages)
+    for group, windows in relisting_plan(tie_groups(rows)):
+        for window in windows:
+            whole = group.size - group.unnamed
+            if len(members.get(group.key or "", ())) >= whole or len(seen) >= total:
+                break
+            key = f"notes:{window.limit}:{window.page}"
+            if key in tried:
+                continue
+            crawl.use("relisting")
+            try:
+                result = await crawl.client.page(
+                    "/notes", page=window.page, limit=window.limit, endpoint="/notes"
+                )
+                fresh = [r for r in result.data if str(as_dict(r).get("id")) not in seen]
+            except MonicaError as err:
+                if err.transient:
+                    raise
+                crawl.error(f"{err.message}; re-listing notes skipped")
+                fresh = []
+            async with crawl.step() as session:
+                await _notes_chunk(crawl, session, fresh)
+                await _stage(crawl, session, "tried", key, {})
+            for row in fresh:
+                data = as_dict(row)
+                seen[str(data.get("id"))] = {}
+                if isinstance(data.get("created_at"), str):
+                    members.setdefault(data["created_at"], set()).add(str(data.get("id")))
+
+
+async def _stage(
+    crawl: Crawl, session: AsyncSession, kind: str, key: str, payload: dict[str, Any]
+) -> None:
+    await queries.stage(
+        session,
+        account_id=crawl.scope.account_id,
+        import_id=crawl.row.id,
+        kind=kind,
+        key=key,
+        payload=payload,
+    )
 
 
 async def _notes_chunk(crawl: Crawl, session: AsyncSession, raws: list[Any]) -> None:
@@ -86,7 +166,10 @@ async def _notes_chunk(crawl: Crawl, session: AsyncSession, raws: list[Any]) -> 
         return
     ids = {"account_id": scope.account_id, "import_id": crawl.row.id}
     await queries.stage_many(
-        session, kind="note_seen", payloads={str(n[0]): {} for n in notes}, **ids
+        session,
+        kind="note_seen",
+        payloads={str(n[0]): {"created_at": n[2].get("created_at")} for n in notes},
+        **ids,
     )
     known = await queries.mapped_many(
         session, scope.account_id, scope.source, "contact", {str(n[4]) for n in notes if n[4]}

@@ -22,8 +22,6 @@ log = structlog.get_logger(__name__)
 log = structlog.get_logger(__name__)
 REFERENCE_ENDPOINTS = ("genders", "contactfieldtypes", "relationshiptypes", "tags")
 
-# --- P0 ------------------------------------------------------------------------------------------
-
 
 async def run(crawl: Crawl) -> None:
     # The four lists are independent: read together, a remote Monica's latency is paid once,
