@@ -8,10 +8,12 @@ import uuid
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kith_common.accounts import create_account
-from kith_common.db.models import Import
+from kith_common.db.models import Import, Outbox
+from kith_common.events import subjects
 from kith_common.testing.bus import Harness
 from kith_common.testing.fake_monica import FakeMonica, FakeMonicaServer, World, generate
 from kith_importer.app import build_app
@@ -85,3 +87,21 @@ async def test_a_crawl_and_a_misc_phase_on_one_key_never_get_a_429(
     assert [r.misc_status for r in rows] == ["completed", "completed"]
     assert fake.stats()["too_many"] == 0
     assert fake.count("/api/contacts") >= 2  # both crawls ran
+    # The crawl's progress carries its requests and the time they take at 5 per 2 s.
+    async with session_factory() as session:
+        events = (
+            await session.scalars(
+                select(Outbox.envelope)
+                .where(Outbox.account_id == account[0], Outbox.subject == subjects.IMPORT_PROGRESS)
+                .order_by(Outbox.seq)
+            )
+        ).all()
+    crawl = [e["data"] for e in events if e["data"]["phase"] != "misc"]
+    assert all(e["current"] <= (e["total"] or e["current"]) for e in crawl)
+    for e in crawl:
+        left = e["requests_estimated"] - e["requests_done"]
+        assert left >= 0
+        assert e["eta_seconds"] == round(left * WINDOW / LIMIT, 1)
+    assert max(e["eta_seconds"] for e in crawl) > 0
+    assert crawl[-1]["requests_done"] == rows[0].summary["requests"]
+    assert crawl[-1]["eta_seconds"] == 0

@@ -55,6 +55,7 @@ CHUNK: Final = 10
 ITEM_CHUNK: Final = 100
 MAX_ERRORS: Final = 50
 PROGRESS_INTERVAL: Final = 2.0
+REFERENCE_LISTS: Final = ("genders", "contactfieldtypes", "relationshiptypes", "tags")
 PHASES: Final[tuple[ImportPhase, ...]] = (
     "reference_data",
     "listing",
@@ -130,6 +131,8 @@ class Crawl:
     # What the requests being made are for (`use`): listing, relisting, direct, per_contact.
     purpose: str = "listing"
     _charged: int = 0  # this client's requests already added to `requests_by_phase`
+    # Requests a phase will make in all, once a list's first page told it (`expect`).
+    expected: dict[str, int] = field(default_factory=dict)
     _base_requests: int = 0
     _base_wait: float = 0.0
     _base_duration: float = 0.0
@@ -252,19 +255,61 @@ class Crawl:
         value = self.checkpoint.get("phase", "reference_data")
         return value if value in PHASES else "reference_data"  # type: ignore[return-value]
 
+    def expect(self, phase: ImportPhase, requests: int) -> None:
+        """What `phase` will cost in all, once known (a list's first page tells its pages)."""
+        self.expected[phase] = requests
+
+    def estimate(self) -> tuple[int, int, float | None]:
+        """(requests done, requests expected in all, seconds left at the limiter's rate).
+
+        A phase not reached yet counts its guess (the listing one page, the notes as many
+        pages as the listing); the running one at least what it already spent.
+        """
+        self._refresh_totals()
+        done = int(self.summary["requests"])
+        spent = self.summary.get("requests_by_phase", {})
+        listing = self.expected.get("listing", 1)
+        guesses: dict[str, int] = {
+            "reference_data": len(REFERENCE_LISTS),
+            "listing": listing,
+            "notes": listing if self.options.notes else 0,
+        }
+        current = PHASES.index(self.phase)
+        left = 0
+        for index, phase in enumerate(PHASES):
+            if index < current:
+                continue
+            want = self.expected.get(phase, guesses.get(phase, 0))
+            left += max(0, want - sum(spent.get(phase, {}).values()))
+        limiter = self.client.limiter
+        rate = limiter.interval if limiter is not None and limiter.enabled else None
+        return done, done + left, None if rate is None else round(left * rate, 1)
+
     async def progress(
         self, session: AsyncSession, current: int, total: int | None, *, force: bool = False
     ) -> None:
-        """`kith.evt.import.progress`: at phase edges (force) and at most every 2 s."""
+        """`kith.evt.import.progress`: at phase edges (force) and at most every 2 s.
+
+        The same numbers go to `summary.progress` with the step, for `GET /v1/imports/{id}`.
+        """
         now = time.monotonic()
         if not force and now - self._last_progress < PROGRESS_INTERVAL:
             return
         self._last_progress = now
-        await self.publish(
-            subjects.IMPORT_PROGRESS,
-            ImportProgress(import_id=self.row.id, phase=self.phase, current=current, total=total),
-            session,
+        if total is not None:
+            current = min(current, total)  # a partial or a duplicate never shows "941 / 910"
+        done, estimated, eta = self.estimate()
+        event = ImportProgress(
+            import_id=self.row.id,
+            phase=self.phase,
+            current=current,
+            total=total,
+            requests_done=done,
+            requests_estimated=estimated,
+            eta_seconds=eta,
         )
+        self.summary["progress"] = event.model_dump(mode="json", exclude={"import_id"})
+        await self.publish(subjects.IMPORT_PROGRESS, event, session)
 
     async def enter(self, phase: ImportPhase, **extra: Any) -> None:
         """Checkpoint the start of `phase` (its progress event included)."""

@@ -139,8 +139,9 @@ async def _watch(http: Any, kick: asyncio.Event, import_id: int) -> dict[str, An
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.percentage:>3.0f}%"),
+        TextColumn("{task.fields[eta]}"),
     ) as bar:
-        task = bar.add_task("pending", total=None)
+        task = bar.add_task("pending", total=None, eta="")
 
         def show(item: dict[str, Any]) -> bool:
             _advance(bar, task, item)
@@ -160,9 +161,31 @@ def _advance(bar: Progress, task: TaskID, item: dict[str, Any]) -> None:
     total, current = progress.get("total"), progress.get("current") or 0
     if item["status"] == "completed":
         done = max(total or 0, current, 1)
-        bar.update(task, description=_phases(item), total=done, completed=done)
+        bar.update(task, description=_phases(item), total=done, completed=done, eta="")
     else:
-        bar.update(task, description=str(phase), total=total, completed=current)
+        if total is not None:
+            current = min(current, total)
+        bar.update(
+            task, description=str(phase), total=total, completed=current, eta=eta_text(progress)
+        )
+
+
+def eta_text(progress: dict[str, Any]) -> str:
+    """ "about 7 min left (120 of 434 requests)": the import is bound by Monica's rate limit,
+    so the requests left are its time left; empty while the estimate is unknown."""
+    eta, done = progress.get("eta_seconds"), progress.get("requests_done")
+    estimated = progress.get("requests_estimated")
+    if not isinstance(eta, int | float) or eta < 0:
+        return ""
+    if eta < 90:
+        left = f"about {max(1, round(eta))} s left"
+    elif eta < 5400:
+        left = f"about {round(eta / 60)} min left"
+    else:
+        left = f"about {eta / 3600:.1f} h left"
+    if isinstance(done, int) and isinstance(estimated, int):
+        left += f" ({done} of {estimated} requests)"
+    return left
 
 
 def _phases(item: dict[str, Any]) -> str:

@@ -120,8 +120,10 @@ class Backfill:
         listed = {int(k) for k, v in seen.items() if v.get("via") == "listing"}
         gap = total - len(listed)
         self._describe(gap, total, groups)
+        plan = relisting_plan(groups)
+        crawl.expect("coverage_backfill", sum(len(windows) for _, windows in plan))
         await self._referenced()
-        for group, windows in relisting_plan(groups):
+        for group, windows in plan:
             await self._relist(group, windows)
         if gap > 0:
             await self._drain_references(gap)

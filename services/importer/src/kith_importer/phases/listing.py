@@ -15,7 +15,7 @@ from kith_importer.contacts import plan_contacts
 from kith_importer.crawl import CHUNK, Crawl, FatalImport
 from kith_importer.parsing import as_dict, as_int
 from kith_importer.phases.reference_data import refmap_of
-from kith_importer.relisting import trace_page
+from kith_importer.relisting import MAX_LIMIT, trace_page
 from kith_importer.writes import StepWrite
 
 __all__ = ["run"]
@@ -46,6 +46,7 @@ async def run(crawl: Crawl) -> None:
                 await pages.ahead(page + 1)
             if total is None:
                 total = result.total
+            crawl.expect("listing", result.last_page)
             rows = result.data
             # The backfill's trace; its `total` is the backfill's T (the last page is freshest).
             trace = trace_page(rows, result.total)
@@ -67,7 +68,8 @@ async def run(crawl: Crawl) -> None:
                         "offset": done,
                         "total": total,
                     }
-                    await crawl.progress(session, crawl.summary["contacts"], total)
+                    # positions read, so partials and duplicates never push it past total
+                    await crawl.progress(session, (page - 1) * MAX_LIMIT + done, total)
             if crawl.statistics is not None:
                 crawl.statistics.grew_to(crawl.summary["contacts"])
             if page >= result.last_page or not rows:

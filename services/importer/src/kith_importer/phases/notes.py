@@ -58,6 +58,7 @@ async def _list(crawl: Crawl, page: int, total: int | None) -> int | None:
                 await pages.ahead(page + 1)
             if total is None:
                 total = result.total
+            crawl.expect("notes", result.last_page)
             last = page >= result.last_page or not result.data
             starts = range(0, len(result.data), ITEM_CHUNK) or [0]
             for start in starts:

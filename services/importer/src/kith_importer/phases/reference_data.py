@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kith_common.monica.errors import MonicaError
 from kith_importer import queries
-from kith_importer.crawl import Crawl, FatalImport
+from kith_importer.crawl import REFERENCE_LISTS, Crawl, FatalImport
 from kith_importer.reference import ReferenceMap, prime
 
 __all__ = ["REFERENCE_ENDPOINTS", "all_pages", "refmap_of", "run"]
@@ -20,7 +20,7 @@ log = structlog.get_logger(__name__)
 
 
 log = structlog.get_logger(__name__)
-REFERENCE_ENDPOINTS = ("genders", "contactfieldtypes", "relationshiptypes", "tags")
+REFERENCE_ENDPOINTS = REFERENCE_LISTS
 
 
 async def run(crawl: Crawl) -> None:

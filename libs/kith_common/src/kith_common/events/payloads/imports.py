@@ -239,8 +239,21 @@ class ImportProgress(Payload):
 
     import_id: int
     phase: ImportPhase
-    current: int = Field(description="Items done so far in this phase.")
+    current: int = Field(description="Items done so far in this phase; never above `total`.")
     total: int | None = Field(description="Items this phase expects; null while unknown.")
+    requests_done: int | None = Field(
+        default=None, description="Requests to Monica so far (retries included)."
+    )
+    requests_estimated: int | None = Field(
+        default=None,
+        description="Requests the crawl is expected to make in all, done ones included; it "
+        "firms up as each list's first page tells its size.",
+    )
+    eta_seconds: float | None = Field(
+        default=None,
+        description="Remaining requests ÷ the Monica rate limit (the import is limiter-bound); "
+        "null when the limit is off.",
+    )
 
 
 class ImportCompleted(Payload):
