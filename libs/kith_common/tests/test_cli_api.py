@@ -22,7 +22,7 @@ async def test_without_api_url_the_client_targets_the_gateways_default_port(
 
 
 def test_import_progress_shows_the_time_left_from_the_requests_left() -> None:
-    from kith_common.cli.imports import eta_text
+    from kith_common.progress import eta_text
 
     progress = {"requests_done": 120, "requests_estimated": 434, "eta_seconds": 342.5}
     assert eta_text(progress) == "about 6 min left (120 of 434 requests)"

@@ -26,6 +26,7 @@ from kith_common.cli.api import (
     following,
     refused,
 )
+from kith_common.progress import eta_text
 
 FINAL = ("completed", "failed", "cancelled")
 BUSY = ("pending", "processing", "cancelling")
@@ -168,24 +169,6 @@ def _advance(bar: Progress, task: TaskID, item: dict[str, Any]) -> None:
         bar.update(
             task, description=str(phase), total=total, completed=current, eta=eta_text(progress)
         )
-
-
-def eta_text(progress: dict[str, Any]) -> str:
-    """ "about 7 min left (120 of 434 requests)": the import is bound by Monica's rate limit,
-    so the requests left are its time left; empty while the estimate is unknown."""
-    eta, done = progress.get("eta_seconds"), progress.get("requests_done")
-    estimated = progress.get("requests_estimated")
-    if not isinstance(eta, int | float) or eta < 0:
-        return ""
-    if eta < 90:
-        left = f"about {max(1, round(eta))} s left"
-    elif eta < 5400:
-        left = f"about {round(eta / 60)} min left"
-    else:
-        left = f"about {eta / 3600:.1f} h left"
-    if isinstance(done, int) and isinstance(estimated, int):
-        left += f" ({done} of {estimated} requests)"
-    return left
 
 
 def _phases(item: dict[str, Any]) -> str:

@@ -7,6 +7,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from kith_common.progress import eta_text
+
 _HERE = Path(__file__).parent
 STATIC_DIR = _HERE / "static"
 
@@ -16,6 +18,15 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+
+def _eta(progress: Any) -> str:
+    """An import's time left, worded as the CLI words it (`ImportProgressOut` or a dict)."""
+    dump = getattr(progress, "model_dump", None)
+    return eta_text(dump() if callable(dump) else progress or {})
+
+
+_env.filters["eta"] = _eta
 
 
 def render(template: str, **values: Any) -> str:
