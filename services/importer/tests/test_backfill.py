@@ -1,4 +1,8 @@
-"""Coverage backfill (importer.md §7.4, §15 items 13–17) against the fake's real tie drops."""
+"""Coverage backfill (importer.md §7.4, §15 items 13–17) against the fake's real tie drops.
+
+The backfill re-lists torn tie groups (stages B/C), GETs referenced ids, and only then ids
+inside a short group's id span (D); items 13 and 14 of the first design (a hidden contact found
+by walking the id range) became an honest unresolved gap with no request spent."""
 
 from __future__ import annotations
 
