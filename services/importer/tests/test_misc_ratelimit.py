@@ -105,3 +105,6 @@ async def test_a_crawl_and_a_misc_phase_on_one_key_never_get_a_429(
     assert max(e["eta_seconds"] for e in crawl) > 0
     assert crawl[-1]["requests_done"] == rows[0].summary["requests"]
     assert crawl[-1]["eta_seconds"] == 0
+    misc = [e["data"] for e in events if e["data"]["phase"] == "misc"]
+    assert misc[0]["eta_seconds"] == round(10 * WINDOW / LIMIT, 1)  # ten types, a page each
+    assert all(e["requests_done"] is not None for e in misc)

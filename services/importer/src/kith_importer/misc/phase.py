@@ -417,7 +417,18 @@ class _Phase:
         if not force and now - self.last_progress < PROGRESS_INTERVAL:
             return
         self.last_progress = now
-        await _progress(self.ctx, self.scope.import_id, done, len(self.enabled))
+        # Each type left costs at least its first page; the estimate firms up as they run.
+        spent = self.base_requests + self.client.stats.requests
+        left = len(self.enabled) - done
+        limiter = self.client.limiter
+        rate = limiter.interval if limiter is not None and limiter.enabled else None
+        await _progress(
+            self.ctx,
+            self.scope.import_id,
+            done,
+            len(self.enabled),
+            requests=(spent, spent + left, None if rate is None else round(left * rate, 1)),
+        )
 
 
 def _ids(items: list[Any]) -> set[int]:
@@ -549,7 +560,8 @@ async def _complete(
             ImportMiscCompleted(import_id=row.id, misc=_counts(tally)),
             session=session,
         )
-        await _progress(ctx, row.id, types, types, session=session)
+        spent = int(tally.counts.get("requests", 0))
+        await _progress(ctx, row.id, types, types, session=session, requests=(spent, spent, 0.0))
     log.info("import_misc_completed", requests=tally.counts.get("requests", 0))
 
 
@@ -582,8 +594,19 @@ async def _progress(
     total: int,
     *,
     session: AsyncSession | None = None,
+    requests: tuple[int, int, float | None] | None = None,
 ) -> None:
-    event = ImportProgress(import_id=import_id, phase="misc", current=current, total=total)
+    """`requests`: (done, estimated in all, seconds left at the limiter's rate)."""
+    done, estimated, eta = requests or (None, None, None)
+    event = ImportProgress(
+        import_id=import_id,
+        phase="misc",
+        current=current,
+        total=total,
+        requests_done=done,
+        requests_estimated=estimated,
+        eta_seconds=eta,
+    )
     if session is not None:
         await ctx.publish(subjects.IMPORT_PROGRESS, event, session=session)
         return

@@ -242,12 +242,14 @@ class ImportProgress(Payload):
     current: int = Field(description="Items done so far in this phase; never above `total`.")
     total: int | None = Field(description="Items this phase expects; null while unknown.")
     requests_done: int | None = Field(
-        default=None, description="Requests to Monica so far (retries included)."
+        default=None,
+        description="Requests to Monica so far (retries included) by the crawl, or in a `misc` "
+        "event by the misc phase.",
     )
     requests_estimated: int | None = Field(
         default=None,
-        description="Requests the crawl is expected to make in all, done ones included; it "
-        "firms up as each list's first page tells its size.",
+        description="Requests the crawl (or the misc phase) is expected to make in all, done "
+        "ones included; it firms up as each list's first page tells its size.",
     )
     eta_seconds: float | None = Field(
         default=None,
