@@ -1,10 +1,13 @@
-"""The Monica crawl (importer.md §7): P0 reference data → P1 listing → P1.2 notes → P1.4 coverage
-backfill → P1.5 auto-merge → P2 cross references → completed.
+"""The state of one Monica crawl (importer.md §7) and its checkpointed steps; the phases
+themselves (P0 reference data → P1 listing → P1.2 notes → P1.4 coverage backfill → P1.5
+auto-merge → P2 cross references → completed) are `kith_importer.phases`.
 
 Every step is one fenced transaction that also refreshes the lease, re-reads the status (a
 `cancelling` seen there stops the crawl before it writes anything), and commits the counters
 and the checkpoint with the rows: a redelivered command resumes at the checkpoint and, because
-every upsert goes through import_records and the listing trace, never double-counts.
+every upsert goes through import_records and the listing trace, never double-counts. The
+same step commits `summary.requests_by_phase` (phase → purpose → requests) and the last
+progress numbers (`summary.progress`: requests done, estimated, and the ETA).
 """
 
 from __future__ import annotations

@@ -1,13 +1,17 @@
 """Running the misc-data phase of one completed import (importer.md §8, §10, §11).
 
 Each enabled type pages its account-wide endpoint at limit=100 (⌈items/100⌉ requests per type,
-not the original's per-contact calls). When a type's distinct ids stay below `meta.total`, the
-re-fetchable types are fetched again per contact, only for the contacts whose Monica count
-exceeds what was imported (`shortfall`); what is still missing goes to `summary.misc.missing`.
+not the original's per-contact calls), keeping each page's ids and sort values (the trace).
+When a type's distinct ids stay below `meta.total`, its torn tie groups are re-listed first
+(importer.md §7.4 B/C, `kith_importer.relisting`: one window a group when it fits a page);
+only if it is still short are the re-fetchable types fetched again per contact, for the
+contacts whose Monica count exceeds what was imported (`shortfall`); what is still missing
+goes to `summary.misc.missing`. `summary.misc.requests_by_phase.misc` counts the requests by
+purpose (listing, relisting, per_contact).
 
 After every page one fenced transaction writes the items, the checkpoint (type, page, seen ids,
-the contacts left to re-fetch, counters) and `summary.misc`, and re-reads the status:
-`cancelling` ends the phase as `cancelled`; a reset makes the fence abort with no effect; a
+the trace, the windows or contacts left, counters) and `summary.misc`, and re-reads the
+status: `cancelling` ends the phase as `cancelled`; a reset makes the fence abort with no effect; a
 checkpoint owned by another process (it took over) stops this one before it writes. Who runs
 the phase is decided by an advisory lock (`lease`). The client shares the crawl's rate-limit
 bucket (same host and key), so both together stay within Monica's limit.
