@@ -99,7 +99,7 @@ def previous_backfill(fake: FakeMonica) -> int:
             torn.append(before[-1].created_at)
         both = {c.id for c in before} & {c.id for c in after}
         torn += [c.created_at for c in before if c.id in both]
-    order: list[int] = []
+    order: dict[int, None] = {}  # insertion-ordered, each id once
     for created in dict.fromkeys(torn):
         members = sorted(set(by_created[created]))
         window = range(min(members) - 10, max(members) + 11)
@@ -107,10 +107,10 @@ def previous_backfill(fake: FakeMonica) -> int:
             (m for m in window if m > 0 and m not in listed),
             key=lambda m: (min(abs(m - x) for x in members), m),
         )
-        order += [m for m in near if m not in order]
-    order += [m for m in range(min(listed), max(listed) + 51) if m not in listed and m not in order]
+        order.update(dict.fromkeys(near))
     found, gets = 0, 0
-    for mid in order:
+    tail = (m for m in range(min(listed), max(listed) + 51) if m not in listed)
+    for mid in itertools.chain(order, (m for m in tail if m not in order)):
         if found >= len(missing):
             break
         gets += 1
@@ -192,6 +192,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             row = await _misc_done(runtime, import_id)
             wall = time.monotonic() - started
             stats = fake.stats()
+            log = list(fake.log)
     finally:
         await runtime.stop()
         await drop_streams(settings.nats_url, prefix)
@@ -228,7 +229,20 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "wall_over_requests_times_interval": None
         if rate is None
         else round(wall / (requests * rate), 3),
+        "longest_gaps_between_requests": _gaps(log, rate),
     }
+
+
+def _gaps(log: list[Any], rate: float | None) -> list[str]:
+    """The three longest pauses between two requests beyond the limiter's spacing: local work
+    that no request overlapped (what separates the wall time from requests ÷ rate)."""
+    spacing = rate or 0.0
+    gaps = [
+        (b.at - a.at - spacing, f"{a.endpoint} -> {b.endpoint}")
+        for a, b in itertools.pairwise(sorted(log, key=lambda e: e.at))
+    ]
+    gaps.sort(reverse=True)
+    return [f"{seconds:.1f} s {where}" for seconds, where in gaps[:3] if seconds > 0.05]
 
 
 def _relisting(summary: dict[str, Any], misc: dict[str, Any]) -> int:
