@@ -31,17 +31,19 @@ import asyncio
 import itertools
 import json
 import math
-import os
 import time
 import uuid
 from typing import Any
 
-from bench_import import _analyze, _ensure_database  # type: ignore[import-not-found]
+from bench_import import (  # type: ignore[import-not-found]
+    _analyze,
+    _ensure_database,
+    bench_settings,
+)
 from bench_misc import MISC_ENDPOINTS, _misc_done  # type: ignore[import-not-found]
 
 from kith_common.accounts import create_account
 from kith_common.db.migrate import migrate
-from kith_common.settings import Settings
 from kith_common.testing.bus import drop_streams
 from kith_common.testing.fake_monica import FakeMonica, FakeMonicaServer, World, generate
 from kith_importer.app import build_app
@@ -156,19 +158,7 @@ def previous_lists(fake: FakeMonica) -> tuple[int, dict[str, int]]:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     prefix = f"bench{uuid.uuid4().hex[:8]}"
-    settings = Settings(
-        database_url=os.environ.get(
-            "KITH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/kith_bench_relist"
-        ),
-        nats_url=os.environ.get("KITH_NATS_URL", "nats://127.0.0.1:4222"),
-        stream_prefix=prefix,
-        metrics_port=0,
-        import_allow_private_hosts=True,
-        monica_rate_limit_per_minute=args.limit,
-        monica_rate_limit_window_seconds=args.window,
-        log_level="warning",
-        log_format="console",
-    )
+    settings = bench_settings("kith_bench_relist", prefix, args)
     await _ensure_database(settings.database_url)
     await migrate(settings.database_url)
     await _analyze(settings.database_url)

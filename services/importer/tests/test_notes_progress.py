@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kith_common.db.models import Import, Note, Outbox
-from kith_common.events import subjects
+from kith_common.db.models import Import, Note
 from kith_common.testing.fake_monica import FakeMonica, Fault, World
+from kith_importer.testing import progress_events
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -112,14 +112,7 @@ async def test_progress_is_published_at_every_phase_edge_and_ends_at_the_total(
 ) -> None:
     row = await _misc_done(session_factory, (await run_import()).id)
     assert row.misc_status == "completed"
-    async with session_factory() as session:
-        events = (
-            await session.scalars(
-                select(Outbox.envelope)
-                .where(Outbox.account_id == account[0], Outbox.subject == subjects.IMPORT_PROGRESS)
-                .order_by(Outbox.seq)
-            )
-        ).all()
+    events = [{"data": e} for e in await progress_events(session_factory, account[0])]
     phases = [e["data"]["phase"] for e in events]
     for phase in (
         "reference_data",
