@@ -243,16 +243,13 @@ class Backfill:
             if err.transient:
                 raise  # retries spent: the redelivery resumes here
             rows, failure = [], err.message
-        fresh: list[dict[str, Any]] = []
+        fresh: dict[int, dict[str, Any]] = {}  # unseen rows by id, each once
         for row in rows:
             mid = as_int(row.get("id"))
-            if (
-                mid is not None
-                and str(mid) not in self._skip
-                and mid not in {as_int(f.get("id")) for f in fresh}
-            ):
-                fresh.append(row)
-        chunks = [fresh[i : i + CHUNK] for i in range(0, len(fresh), CHUNK)] or [[]]
+            if mid is not None and str(mid) not in self._skip:
+                fresh.setdefault(mid, row)
+        unseen = list(fresh.values())
+        chunks = [unseen[i : i + CHUNK] for i in range(0, len(unseen), CHUNK)] or [[]]
         for index, chunk in enumerate(chunks):
             async with crawl.step() as session:
                 write = StepWrite()
