@@ -3,17 +3,18 @@ step, each page's ids and `created_at` kept as the listing trace the backfill re
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kith_common.monica.ahead import PagesAhead
 from kith_common.monica.errors import MonicaError
 from kith_importer import queries
 from kith_importer.contacts import plan_contacts
 from kith_importer.crawl import CHUNK, Crawl, FatalImport
 from kith_importer.parsing import as_dict, as_int
+from kith_importer.phases.paging import pages_from
 from kith_importer.phases.reference_data import refmap_of
 from kith_importer.relisting import MAX_LIMIT, trace_page
 from kith_importer.writes import StepWrite
@@ -30,23 +31,22 @@ async def run(crawl: Crawl) -> None:
     # Ids already processed (duplicates across pages are processed once). Read once per
     # delivery: this worker holds the lease, so only its own steps add to it.
     seen: set[str] | None = None
-    async with PagesAhead(
-        lambda n: crawl.client.page(
-            "/contacts", page=n, params={"with": "contactfields"}, endpoint="/contacts"
-        )
-    ) as pages:
-        while True:
-            try:
-                result = await pages.get(page)
-            except MonicaError as err:
-                if err.transient:
-                    raise
-                raise FatalImport(err.message) from err
-            if page < result.last_page and result.data:
-                await pages.ahead(page + 1)
+
+    def fatal(err: MonicaError, page: int) -> None:
+        raise FatalImport(err.message) from err  # importer.md §10: a listing page is fatal
+
+    listed = pages_from(
+        crawl,
+        "/contacts",
+        page,
+        phase="listing",
+        on_error=fatal,
+        params={"with": "contactfields"},
+    )
+    async with contextlib.aclosing(listed):
+        async for page, result in listed:
             if total is None:
                 total = result.total
-            crawl.expect("listing", result.last_page)
             rows = result.data
             # The backfill's trace; its `total` is the backfill's T (the last page is freshest).
             trace = trace_page(rows, result.total)
@@ -72,9 +72,6 @@ async def run(crawl: Crawl) -> None:
                     await crawl.progress(session, (page - 1) * MAX_LIMIT + done, total)
             if crawl.statistics is not None:
                 crawl.statistics.grew_to(crawl.summary["contacts"])
-            if page >= result.last_page or not rows:
-                break
-            page += 1
             offset = 0
     crawl.checkpoint = {"phase": "notes", "listing_total": total}
 

@@ -5,6 +5,7 @@ fallback for the contacts whose `number_of_notes` exceeds what was imported."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import structlog
@@ -15,11 +16,11 @@ from kith_common.db.models import (
     ImportRecord,
     Note,
 )
-from kith_common.monica.ahead import PagesAhead
 from kith_common.monica.errors import MonicaError
 from kith_importer import queries
 from kith_importer.crawl import ITEM_CHUNK, Crawl
 from kith_importer.parsing import Problems, as_dict, as_int, as_text, parse_timestamp
+from kith_importer.phases.paging import pages_from
 from kith_importer.relisting import relisting_plan, tie_groups, trace_page, trace_rows
 
 __all__ = ["run", "write_note"]
@@ -43,22 +44,15 @@ async def run(crawl: Crawl) -> None:
 
 async def _list(crawl: Crawl, page: int, total: int | None) -> int | None:
     """The account-wide list from `page`, each page's trace staged with its first chunk."""
-    async with PagesAhead(
-        lambda n: crawl.client.page("/notes", page=n, endpoint="/notes")
-    ) as pages:
-        while True:
-            try:
-                result = await pages.get(page)
-            except MonicaError as err:
-                if err.transient:
-                    raise
-                crawl.error(f"{err.message}; notes page {page} skipped")
-                break
-            if page < result.last_page and result.data:
-                await pages.ahead(page + 1)
+
+    def skip(err: MonicaError, page: int) -> None:
+        crawl.error(f"{err.message}; notes page {page} skipped")
+
+    listed = pages_from(crawl, "/notes", page, phase="notes", on_error=skip)
+    async with contextlib.aclosing(listed):
+        async for page, result in listed:
             if total is None:
                 total = result.total
-            crawl.expect("notes", result.last_page)
             last = page >= result.last_page or not result.data
             starts = range(0, len(result.data), ITEM_CHUNK) or [0]
             for start in starts:
@@ -80,9 +74,6 @@ async def _list(crawl: Crawl, page: int, total: int | None) -> int | None:
                         "listed": last and start == starts[-1],
                     }
                     await crawl.progress(session, crawl.summary["notes"], total)
-            if last:
-                break
-            page += 1
     return total
 
 
