@@ -47,11 +47,12 @@ from kith_importer.testing import KEY, create, wait_for
 BY_STATEMENT: dict[str, list[float]] = {}
 
 
-async def run(args: argparse.Namespace) -> dict[str, object]:
-    prefix = f"bench{uuid.uuid4().hex[:8]}"
-    settings = Settings(
+def bench_settings(database: str, prefix: str, args: argparse.Namespace) -> Settings:
+    """A bench runtime's settings: its own scratch `database` (unless KITH_DATABASE_URL names
+    one), a fresh stream `prefix`, the client rate limit of `--limit` per `--window`."""
+    return Settings(
         database_url=os.environ.get(
-            "KITH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/kith_bench_importer"
+            "KITH_DATABASE_URL", f"postgresql+asyncpg://postgres@127.0.0.1:5432/{database}"
         ),
         nats_url=os.environ.get("KITH_NATS_URL", "nats://127.0.0.1:4222"),
         stream_prefix=prefix,
@@ -62,6 +63,11 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         log_level="warning",
         log_format="console",
     )
+
+
+async def run(args: argparse.Namespace) -> dict[str, object]:
+    prefix = f"bench{uuid.uuid4().hex[:8]}"
+    settings = bench_settings("kith_bench_importer", prefix, args)
     await _ensure_database(settings.database_url)
     await migrate(settings.database_url)
     if not args.no_analyze:
@@ -205,8 +211,8 @@ def _time_phases(sql: dict[str, float]) -> dict[str, tuple[float, float, float]]
 
         return wrapper
 
-    for name, run in list(phases._PHASES.items()):
-        phases._PHASES[name] = timed(name, run)
+    for name, run in list(phases.PIPELINE.items()):
+        phases.PIPELINE[name] = timed(name, run)
     return times
 
 

@@ -20,7 +20,7 @@ from kith_common.db.models import (
 )
 from kith_common.events import subjects
 from kith_common.testing.fake_monica import FakeMonica, World, generate
-from kith_importer.phases import REFERENCE_ENDPOINTS
+from kith_importer.phases.reference_data import REFERENCE_ENDPOINTS
 from kith_importer.testing import snapshot
 
 Sessions = async_sessionmaker[AsyncSession]

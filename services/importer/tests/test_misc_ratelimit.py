@@ -16,7 +16,7 @@ from kith_common.testing.bus import Harness
 from kith_common.testing.fake_monica import FakeMonica, FakeMonicaServer, World, generate
 from kith_importer.app import build_app
 from kith_importer.config import ImporterConfig
-from kith_importer.testing import KEY, create
+from kith_importer.testing import KEY, create, progress_events
 
 Sessions = async_sessionmaker[AsyncSession]
 # Monica allows 60 per minute and Kith takes 55; scaled down: 6 vs 5 per 2 s window.
@@ -85,3 +85,17 @@ async def test_a_crawl_and_a_misc_phase_on_one_key_never_get_a_429(
     assert [r.misc_status for r in rows] == ["completed", "completed"]
     assert fake.stats()["too_many"] == 0
     assert fake.count("/api/contacts") >= 2  # both crawls ran
+    # The crawl's progress carries its requests and the time they take at 5 per 2 s.
+    events = await progress_events(session_factory, account[0])
+    crawl = [e for e in events if e["phase"] != "misc"]
+    assert all(e["current"] <= (e["total"] or e["current"]) for e in crawl)
+    for e in crawl:
+        left = e["requests_estimated"] - e["requests_done"]
+        assert left >= 0
+        assert e["eta_seconds"] == round(left * WINDOW / LIMIT, 1)
+    assert max(e["eta_seconds"] for e in crawl) > 0
+    assert crawl[-1]["requests_done"] == rows[0].summary["requests"]
+    assert crawl[-1]["eta_seconds"] == 0
+    misc = [e for e in events if e["phase"] == "misc"]
+    assert misc[0]["eta_seconds"] == round(10 * WINDOW / LIMIT, 1)  # ten types, a page each
+    assert all(e["requests_done"] is not None for e in misc)

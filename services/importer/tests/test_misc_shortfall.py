@@ -170,6 +170,31 @@ async def test_a_short_list_is_completed_per_contact_for_the_short_contacts_only
     assert misc["requests"] == listing + len(per_contact)
 
 
+async def test_a_torn_tie_group_is_relisted_instead_of_fetched_per_contact(
+    run_import: Any, fake: FakeMonica, session_factory: Sessions, account: tuple[int, int]
+) -> None:
+    # 25 calls at one called_at across the page cut at 100: the list shows some twice and
+    # never shows as many others (API §11.1); one window at another limit brings them back.
+    calls = sorted(fake.world.items["calls"], key=lambda c: c["called_at"], reverse=True)
+    for call in calls[90:115]:
+        call["called_at"] = calls[90]["called_at"]
+    fake.tie_drop = {"contacts", "calls"}
+    row = await _misc_done(session_factory, (await run_import()).id)
+    assert row.misc_status == "completed", row.summary
+    assert not [e for e in fake.log if e.endpoint.startswith("/api/contacts/{id}/")]
+    misc = row.summary["misc"]
+    assert misc["calls"] == CALLS
+    assert misc.get("missing", {}) == {}
+    async with session_factory() as session:
+        stored = await session.scalar(select(func.count()).where(Call.account_id == account[0]))
+    assert stored == CALLS
+    relisted = [e for e in fake.log if e.endpoint == "/api/calls" and "limit=100" not in e.query]
+    assert len(relisted) == 1
+    listing = sum(fake.count(f"/api/{name}") for name in MISC_ENDPOINTS) - 1
+    assert misc["requests_by_phase"] == {"misc": {"listing": listing, "relisting": 1}}
+    assert misc["requests"] == listing + 1
+
+
 async def test_a_redelivery_resumes_the_refetch_at_the_contact_it_stopped_at(
     run_import: Any,
     fake: FakeMonica,

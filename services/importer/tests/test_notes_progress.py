@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kith_common.db.models import Import, Note, Outbox
-from kith_common.events import subjects
+from kith_common.db.models import Import, Note
 from kith_common.testing.fake_monica import FakeMonica, Fault, World
+from kith_importer.testing import progress_events
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -84,19 +84,35 @@ async def test_a_short_notes_list_refetches_only_the_short_contacts(
     assert row.summary["notes"] == 250
 
 
+async def test_torn_notes_are_relisted_before_any_per_contact_call(
+    run_import: Any, fake: FakeMonica, session_factory: Sessions, account: tuple[int, int]
+) -> None:
+    # 40 notes written in one second, cut by the page boundary at 100 (notes sort newest
+    # first): with this seed the list shows 6 of them twice and never shows 6 others.
+    for note in fake.world.items["notes"][120:160]:
+        note["created_at"] = "2022-03-01T00:02:00Z"
+    fake.tie_drop = {"contacts", "notes"}
+    row = await run_import()
+    assert row.summary["notes"] == 250
+    async with session_factory() as session:
+        bodies = (
+            await session.scalars(select(Note.body).where(Note.account_id == account[0]))
+        ).all()
+    assert len(bodies) == 250
+    assert not [e for e in fake.log if e.endpoint == "/api/contacts/{id}/notes"]
+    relisted = [
+        e.query for e in fake.log if e.endpoint == "/api/notes" and "limit=100" not in e.query
+    ]
+    assert len(relisted) == 1
+    assert row.summary["requests_by_phase"]["notes"] == {"listing": 3, "relisting": 1}
+
+
 async def test_progress_is_published_at_every_phase_edge_and_ends_at_the_total(
     run_import: Any, session_factory: Sessions, account: tuple[int, int]
 ) -> None:
     row = await _misc_done(session_factory, (await run_import()).id)
     assert row.misc_status == "completed"
-    async with session_factory() as session:
-        events = (
-            await session.scalars(
-                select(Outbox.envelope)
-                .where(Outbox.account_id == account[0], Outbox.subject == subjects.IMPORT_PROGRESS)
-                .order_by(Outbox.seq)
-            )
-        ).all()
+    events = [{"data": e} for e in await progress_events(session_factory, account[0])]
     phases = [e["data"]["phase"] for e in events]
     for phase in (
         "reference_data",

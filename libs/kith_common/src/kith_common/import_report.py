@@ -10,12 +10,13 @@ import and a running one all render.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, Literal
+
+from kith_common.progress import eta_text
 
 __all__ = [
     "KindCount",
@@ -359,10 +360,7 @@ def _advice(item: Mapping[str, Any], errors: Sequence[str]) -> tuple[str, ...]:
 
 
 def _eta(progress: Mapping[str, Any]) -> str | None:
-    eta = progress.get("eta_seconds")
-    if not isinstance(eta, int | float) or isinstance(eta, bool) or not math.isfinite(eta):
-        return None
-    return "less than a minute left" if eta < 60 else f"about {duration(eta)} left"
+    return eta_text(progress) or None  # the CLI's and the console's one wording
 
 
 def report(item: Mapping[str, Any]) -> Report:

@@ -152,6 +152,30 @@ def test_tie_groups_drop_rows_deterministically_while_total_stays_right() -> Non
     assert FakeMonica(generate(contacts=1000, seed=3)).expected_unlisted(100) == expected
 
 
+def test_hosted_ids_spread_a_hundredfold_and_a_burst_larger_than_a_page_tears() -> None:
+    world = generate(contacts=300, seed=4, id_spread=100, large_bursts=(150,))
+    fake = FakeMonica(world)
+    ids = sorted(c.id for c in world.contacts.values())
+    assert len(ids) == 300  # no other tenant is materialised
+    assert ids[-1] - ids[0] > 300 * 50
+    stamps = [c.created_at for c in world.contacts.values()]
+    assert max(stamps.count(s) for s in stamps) == 150
+    assert fake.expected_unlisted(100)  # the big burst straddles pages and loses members
+    gap = next(i for i in range(ids[0], ids[-1]) if i not in world.contacts)
+    with FakeMonicaServer(fake) as server:
+        assert _get(server, f"/api/contacts/{gap}").status_code == 404
+    # without the knobs a seed draws the very same world as before they existed
+    plain = generate(contacts=300, seed=4)
+    assert sorted(plain.contacts) == list(range(1, 301))
+
+
+def test_account_wide_lists_drop_tied_items_when_asked() -> None:
+    world = generate(contacts=200, seed=5, misc_per_contact=1.0)
+    fake = FakeMonica(world, tie_drop={"contacts", "calls"})
+    assert fake.expected_unlisted_items("calls", limit=7)  # all calls share one called_at
+    assert not fake.expected_unlisted_items("gifts", limit=7)  # only when asked
+
+
 def _every_group_shuffled(
     rows: list[tuple[int, int]], descending: bool, limit: int, page: int, salt: tuple[int, ...]
 ) -> list[tuple[int, int]]:

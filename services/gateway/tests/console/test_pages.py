@@ -98,3 +98,27 @@ async def test_duplicates_page_by_status_with_stable_pagination(
     assert dismissed.text.count('class="candidate"') == 1
     assert "dismissed (1)" in dismissed.text
     client.cookies.clear()
+
+
+async def test_import_detail_shows_the_time_left(
+    client: httpx.AsyncClient, acct: TestAccount, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    body = {"api_url": "https://monica.example", "api_key": "monica-secret-key-123456789"}
+    started = await client.post("/v1/imports", json=body, headers=acct.headers("editor"))
+    import_id = started.json()["id"]
+    progress = '{"current": 300, "total": 910, "requests_done": 7, "requests_estimated": 25, '
+    progress += '"eta_seconds": 19.6}'
+    async with sessions() as session, session.begin():
+        await session.execute(
+            text(  # the crawl's own write, simulated: status, checkpoint and progress
+                "UPDATE imports SET status = 'processing', checkpoint = "
+                """'{"phase": "listing", "total": 910}', summary = jsonb_build_object("""
+                "'progress', CAST(:progress AS jsonb)) WHERE id = :id"
+            ),
+            {"progress": progress, "id": import_id},
+        )
+    await _sign_in(client, acct.tokens["viewer"])
+    detail = await client.get(f"/console/imports/{import_id}")
+    assert '<span id="import-eta">about 20 s left (7 of 25 requests)</span>' in detail.text
+    assert "300 / 910" in detail.text
+    client.cookies.clear()

@@ -174,3 +174,40 @@ async def test_media_retry_of_a_finished_import_queues_photo_sync_once(
         f"/v1/imports/{import_id}/media/retry", json={"api_key": KEY}, headers=h
     )
     assert again.status_code == 409
+
+
+async def test_progress_shows_requests_and_eta_and_never_passes_its_total(
+    client: httpx.AsyncClient, acct: TestAccount, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    h = acct.headers("editor")
+    body = {"api_url": "https://monica.example", "api_key": KEY}
+    import_id = (await client.post("/v1/imports", json=body, headers=h)).json()["id"]
+    # What the crawl writes with a step: its last `import.progress` numbers.
+    progress = {"phase": "listing", "current": 300, "total": 910, "requests_done": 7}
+    progress |= {"requests_estimated": 25, "eta_seconds": 19.6}
+    async with sessions() as session, session.begin():
+        await session.execute(
+            update(Import)
+            .where(Import.id == import_id)
+            .values(
+                status="processing",
+                checkpoint={"phase": "listing", "total": 910},
+                summary={"contacts": 941, "progress": progress},
+            )
+        )
+    shown = (await client.get(f"/v1/imports/{import_id}", headers=h)).json()["progress"]
+    assert shown == {
+        "phase": "listing",
+        "current": 300,
+        "total": 910,
+        "requests_done": 7,
+        "requests_estimated": 25,
+        "eta_seconds": 19.6,
+    }
+    # An import from before the crawl kept its numbers: contacts (partials included) capped.
+    async with sessions() as session, session.begin():
+        await session.execute(
+            update(Import).where(Import.id == import_id).values(summary={"contacts": 941})
+        )
+    shown = (await client.get(f"/v1/imports/{import_id}", headers=h)).json()["progress"]
+    assert (shown["current"], shown["total"], shown["eta_seconds"]) == (910, 910, None)

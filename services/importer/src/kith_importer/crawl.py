@@ -1,10 +1,13 @@
-"""The Monica crawl (importer.md §7): P0 reference data → P1 listing → P1.2 notes → P1.4 coverage
-backfill → P1.5 auto-merge → P2 cross references → completed.
+"""The state of one Monica crawl (importer.md §7) and its checkpointed steps; the phases
+themselves (P0 reference data → P1 listing → P1.2 notes → P1.4 coverage backfill → P1.5
+auto-merge → P2 cross references → completed) are `kith_importer.phases`.
 
 Every step is one fenced transaction that also refreshes the lease, re-reads the status (a
 `cancelling` seen there stops the crawl before it writes anything), and commits the counters
 and the checkpoint with the rows: a redelivered command resumes at the checkpoint and, because
-every upsert goes through import_records and the listing trace, never double-counts.
+every upsert goes through import_records and the listing trace, never double-counts. The
+same step commits `summary.requests_by_phase` (phase → purpose → requests) and the last
+progress numbers (`summary.progress`: requests done, estimated, and the ETA).
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ CHUNK: Final = 10
 ITEM_CHUNK: Final = 100
 MAX_ERRORS: Final = 50
 PROGRESS_INTERVAL: Final = 2.0
+REFERENCE_LISTS: Final = ("genders", "contactfieldtypes", "relationshiptypes", "tags")
 PHASES: Final[tuple[ImportPhase, ...]] = (
     "reference_data",
     "listing",
@@ -96,6 +100,7 @@ def empty_summary() -> dict[str, Any]:
         "errors": [],
         "coverage_backfill": CoverageBackfillCounts().model_dump(),
         "requests": 0,
+        "requests_by_phase": {},
         "rate_limit_wait_seconds": 0.0,
         "duration_seconds": 0.0,
     }
@@ -126,6 +131,11 @@ class Crawl:
     fenced_step: tuple[int, int, UnitOfWork] | None = None
     # Refreshes import_records' statistics as the import grows; None in tests of one phase.
     statistics: PlannerStatistics | None = None
+    # What the requests being made are for (`use`): listing, relisting, direct, per_contact.
+    purpose: str = "listing"
+    _charged: int = 0  # this client's requests already added to `requests_by_phase`
+    # Requests a phase will make in all, once a list's first page told it (`expect`).
+    expected: dict[str, int] = field(default_factory=dict)
     _base_requests: int = 0
     _base_wait: float = 0.0
     _base_duration: float = 0.0
@@ -147,6 +157,7 @@ class Crawl:
     @contextlib.asynccontextmanager
     async def step(self) -> AsyncIterator[AsyncSession]:
         """One checkpointed transaction (see module docstring)."""
+        self.use(self.purpose)  # requests before the step belong to the phase it commits for
         async with self._begin_step() as (session, status):
             if status is None:
                 raise LeaseLost
@@ -189,7 +200,23 @@ class Crawl:
         )
         self.misc_counts = {}
 
+    def use(self, purpose: str) -> None:
+        """Charge the requests made so far to the current purpose, then switch to `purpose`.
+
+        `summary.requests_by_phase` (phase → purpose → requests, retries included) shows a
+        user and the benchmark where the requests went; it commits with every step, like the
+        other counters, so a resume neither loses nor double-counts what was committed.
+        """
+        spent = self.client.stats.requests - self._charged
+        if spent > 0:
+            by_phase: dict[str, dict[str, int]] = self.summary.setdefault("requests_by_phase", {})
+            by_purpose = by_phase.setdefault(self.phase, {})
+            by_purpose[self.purpose] = by_purpose.get(self.purpose, 0) + spent
+            self._charged += spent
+        self.purpose = purpose
+
     def _refresh_totals(self) -> None:
+        self.use(self.purpose)
         stats = self.client.stats
         self.summary["requests"] = self._base_requests + stats.requests
         self.summary["rate_limit_wait_seconds"] = round(
@@ -231,22 +258,65 @@ class Crawl:
         value = self.checkpoint.get("phase", "reference_data")
         return value if value in PHASES else "reference_data"  # type: ignore[return-value]
 
+    def expect(self, phase: ImportPhase, requests: int) -> None:
+        """What `phase` will cost in all, once known (a list's first page tells its pages)."""
+        self.expected[phase] = requests
+
+    def estimate(self) -> tuple[int, int, float | None]:
+        """(requests done, requests expected in all, seconds left at the limiter's rate).
+
+        A phase not reached yet counts its guess (the listing one page, the notes as many
+        pages as the listing); the running one at least what it already spent.
+        """
+        self._refresh_totals()
+        done = int(self.summary["requests"])
+        spent = self.summary.get("requests_by_phase", {})
+        listing = self.expected.get("listing", 1)
+        guesses: dict[str, int] = {
+            "reference_data": len(REFERENCE_LISTS),
+            "listing": listing,
+            "notes": listing if self.options.notes else 0,
+        }
+        current = PHASES.index(self.phase)
+        left = 0
+        for index, phase in enumerate(PHASES):
+            if index < current:
+                continue
+            want = self.expected.get(phase, guesses.get(phase, 0))
+            left += max(0, want - sum(spent.get(phase, {}).values()))
+        limiter = self.client.limiter
+        rate = limiter.interval if limiter is not None and limiter.enabled else None
+        return done, done + left, None if rate is None else round(left * rate, 1)
+
     async def progress(
         self, session: AsyncSession, current: int, total: int | None, *, force: bool = False
     ) -> None:
-        """`kith.evt.import.progress`: at phase edges (force) and at most every 2 s."""
+        """`kith.evt.import.progress`: at phase edges (force) and at most every 2 s.
+
+        The same numbers go to `summary.progress` with the step, for `GET /v1/imports/{id}`.
+        """
         now = time.monotonic()
         if not force and now - self._last_progress < PROGRESS_INTERVAL:
             return
         self._last_progress = now
-        await self.publish(
-            subjects.IMPORT_PROGRESS,
-            ImportProgress(import_id=self.row.id, phase=self.phase, current=current, total=total),
-            session,
+        if total is not None:
+            current = min(current, total)  # a partial or a duplicate never shows "941 / 910"
+        done, estimated, eta = self.estimate()
+        event = ImportProgress(
+            import_id=self.row.id,
+            phase=self.phase,
+            current=current,
+            total=total,
+            requests_done=done,
+            requests_estimated=estimated,
+            eta_seconds=eta,
         )
+        self.summary["progress"] = event.model_dump(mode="json", exclude={"import_id"})
+        await self.publish(subjects.IMPORT_PROGRESS, event, session)
 
     async def enter(self, phase: ImportPhase, **extra: Any) -> None:
         """Checkpoint the start of `phase` (its progress event included)."""
+        self.use("listing")  # what the previous phase spent is its own
         self.checkpoint = {"phase": phase, **extra}
         async with self.step() as session:
             await self.progress(session, 0, None, force=True)

@@ -22,11 +22,13 @@ from kith_common.db.models import (
     Import,
     ImportRecord,
     Note,
+    Outbox,
     Relationship,
     Tag,
 )
+from kith_common.events import subjects
 
-__all__ = ["KEY", "create", "snapshot", "wait_for"]
+__all__ = ["KEY", "create", "progress_events", "snapshot", "wait_for"]
 
 KEY = bytes(range(32))
 
@@ -134,3 +136,18 @@ async def snapshot(sessions: async_sessionmaker[AsyncSession], account_id: int) 
         "relationships": sorted((names[a], names[b], t) for a, b, t in relationships),
         "tags": sorted((names[c], t) for c, t in tags),
     }
+
+
+async def progress_events(
+    sessions: async_sessionmaker[AsyncSession], account_id: int
+) -> list[dict[str, Any]]:
+    """The `import.progress` payloads the account's imports committed, in commit order."""
+    async with sessions() as session:
+        envelopes = (
+            await session.scalars(
+                select(Outbox.envelope)
+                .where(Outbox.account_id == account_id, Outbox.subject == subjects.IMPORT_PROGRESS)
+                .order_by(Outbox.seq)
+            )
+        ).all()
+    return [e["data"] for e in envelopes]

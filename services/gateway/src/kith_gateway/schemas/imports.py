@@ -36,8 +36,18 @@ class MediaRetryIn(Strict):
 
 class ImportProgressOut(BaseModel):
     phase: str | None
-    current: int | None
+    current: int | None = Field(description="Items done in the phase; never above `total`.")
     total: int | None
+    requests_done: int | None = Field(
+        default=None, description="Requests to Monica so far (retries included)."
+    )
+    requests_estimated: int | None = Field(
+        default=None, description="Requests the crawl is expected to make in all."
+    )
+    eta_seconds: float | None = Field(
+        default=None,
+        description="Remaining requests ÷ the Monica rate limit; null when unknown or off.",
+    )
 
 
 class ImportOut(BaseModel):

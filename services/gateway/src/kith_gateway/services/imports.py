@@ -74,17 +74,34 @@ def import_out(row: Import) -> ImportOut:
         options=row.options,
         summary=row.summary,
         sync_summary=row.sync_summary,
-        progress=ImportProgressOut(
-            phase=_str(checkpoint.get("phase")),
-            # The crawl counts its progress in summary.contacts (kith_importer), the same
-            # number its `import.progress` events carry.
-            current=_int(checkpoint.get("current")) or _int((row.summary or {}).get("contacts")),
-            total=_int(checkpoint.get("total")),
-        ),
+        progress=_progress(row, checkpoint),
         error=row.error,
         created_at=row.created_at,
         started_at=row.started_at,
         finished_at=row.finished_at,
+    )
+
+
+def _progress(row: Import, checkpoint: dict[str, Any]) -> ImportProgressOut:
+    """The crawl's last `import.progress` numbers, which it keeps in `summary.progress`; an
+    import from before it did falls back to its checkpoint and `summary.contacts`."""
+    last = (row.summary or {}).get("progress")
+    total = _int(checkpoint.get("total"))
+    if isinstance(last, dict):
+        total = _int(last.get("total"))
+        current = _int(last.get("current"))
+    else:
+        current = _int(checkpoint.get("current")) or _int((row.summary or {}).get("contacts"))
+    if current is not None and total is not None:
+        current = min(current, total)
+    eta = last.get("eta_seconds") if isinstance(last, dict) else None
+    return ImportProgressOut(
+        phase=_str(checkpoint.get("phase")),
+        current=current,
+        total=total,
+        requests_done=_int(last.get("requests_done")) if isinstance(last, dict) else None,
+        requests_estimated=_int(last.get("requests_estimated")) if isinstance(last, dict) else None,
+        eta_seconds=float(eta) if isinstance(eta, int | float) and eta >= 0 else None,
     )
 
 

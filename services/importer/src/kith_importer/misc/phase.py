@@ -1,13 +1,17 @@
 """Running the misc-data phase of one completed import (importer.md §8, §10, §11).
 
 Each enabled type pages its account-wide endpoint at limit=100 (⌈items/100⌉ requests per type,
-not the original's per-contact calls). When a type's distinct ids stay below `meta.total`, the
-re-fetchable types are fetched again per contact, only for the contacts whose Monica count
-exceeds what was imported (`shortfall`); what is still missing goes to `summary.misc.missing`.
+not the original's per-contact calls), keeping each page's ids and sort values (the trace).
+When a type's distinct ids stay below `meta.total`, its torn tie groups are re-listed first
+(importer.md §7.4 B/C, `kith_importer.relisting`: one window a group when it fits a page);
+only if it is still short are the re-fetchable types fetched again per contact, for the
+contacts whose Monica count exceeds what was imported (`shortfall`); what is still missing
+goes to `summary.misc.missing`. `summary.misc.requests_by_phase.misc` counts the requests by
+purpose (listing, relisting, per_contact).
 
 After every page one fenced transaction writes the items, the checkpoint (type, page, seen ids,
-the contacts left to re-fetch, counters) and `summary.misc`, and re-reads the status:
-`cancelling` ends the phase as `cancelled`; a reset makes the fence abort with no effect; a
+the trace, the windows or contacts left, counters) and `summary.misc`, and re-reads the
+status: `cancelling` ends the phase as `cancelled`; a reset makes the fence abort with no effect; a
 checkpoint owned by another process (it took over) stops this one before it writes. Who runs
 the phase is decided by an advisory lock (`lease`). The client shares the crawl's rate-limit
 bucket (same host and key), so both together stay within Monica's limit.
@@ -17,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import structlog
@@ -52,6 +56,8 @@ from kith_importer.misc.lease import PhaseLock
 from kith_importer.misc.mappers import MISC_TYPES, MiscType
 from kith_importer.misc.shortfall import short_contacts
 from kith_importer.monica import open_client
+from kith_importer.parsing import as_dict
+from kith_importer.relisting import relisting_plan, tie_groups, trace_page, trace_rows
 
 __all__ = ["PAGE_LIMIT", "PROGRESS_INTERVAL", "run_misc"]
 
@@ -155,7 +161,8 @@ async def _claim(
 
 @dataclass
 class _Position:
-    """Where a page leaves its type: the listing's page, or the contacts left to re-fetch."""
+    """Where a page leaves its type: the listing's page, the re-listing windows left, or the
+    contacts left to re-fetch."""
 
     index: int
     mtype: MiscType
@@ -163,6 +170,9 @@ class _Position:
     seen: set[int]
     total: int
     last: bool  # the list has no page after this one
+    trace: dict[str, Any] = field(default_factory=dict)  # page → ids and sort values
+    relist: list[list[Any]] | None = None  # None: not re-listing (yet); [limit, page, key, whole]
+    found: dict[str, int] = field(default_factory=dict)  # tie key → distinct items seen
     short: list[int] | None = None  # None: not re-fetching (yet)
     sub: int = 1  # the page of short[0] to fetch next
 
@@ -200,24 +210,37 @@ class _Phase:
     # --- one type ------------------------------------------------------------------------------
 
     async def run_type(self, index: int) -> None:
+        """The list, then its torn tie groups re-listed, then the per-contact fallback; each
+        stage resumes from the checkpoint, and the last commit of one decides the next."""
         mtype = MISC_TYPES[index]
         cp = self.checkpoint
-        resuming = int(cp["type"]) == index
-        seen: set[int] = set(cp.get("seen") or []) if resuming else set()
-        total = int(cp.get("total") or 0) if resuming else 0
-        short: list[int] | None = list(cp["short"]) if resuming and "short" in cp else None
-        if short is None:
-            short, total = await self.list_pages(
-                index, mtype, int(cp["page"]) if resuming else 1, seen, total
+        if int(cp["type"]) != index:
+            kept = {k: v for k, v in cp.items() if k in ("owner", "tally", "lease_at")}
+            cp = self.checkpoint = {**kept, **_cursor(index, page=1, seen=set(), total=0)}
+        seen: set[int] = set(cp.get("seen") or [])
+        total = int(cp.get("total") or 0)
+        if "relist" not in cp and "short" not in cp:
+            trace: dict[str, Any] = dict(cp.get("trace") or {})
+            await self.list_pages(index, mtype, int(cp["page"]), seen, total, trace)
+        cp = self.checkpoint
+        if int(cp["type"]) == index and "relist" in cp:
+            await self.relist(index, mtype, cp)
+        cp = self.checkpoint
+        if int(cp["type"]) == index and "short" in cp:
+            await self.refetch(
+                index, mtype, list(cp["short"]), int(cp.get("sub") or 1), seen, int(cp["total"])
             )
-        await self.refetch(
-            index, mtype, short, int(cp.get("sub") or 1) if resuming else 1, seen, total
-        )
 
     async def list_pages(
-        self, index: int, mtype: MiscType, page: int, seen: set[int], total: int
-    ) -> tuple[list[int], int]:
-        """The account-wide list from `page`; returns the contacts to re-fetch (if any)."""
+        self,
+        index: int,
+        mtype: MiscType,
+        page: int,
+        seen: set[int],
+        total: int,
+        trace: dict[str, Any],
+    ) -> None:
+        """The account-wide list from `page`, each page's trace kept for the re-listing."""
         while True:
             await self.ctx.heartbeat()
             result = await self.fetch(mtype, page)
@@ -225,15 +248,44 @@ class _Phase:
             last = True
             if result is not None:
                 page_items, total, last_page = result
+                trace[str(page)] = trace_page(page_items, total, _sort_column(mtype))
                 # A row a tie drop shows on two pages is written (and counted) once.
                 items = _unseen(page_items, seen)
                 seen.update(_ids(items))
                 last = page >= last_page or not page_items
-            position = _Position(index, mtype, page=page, seen=seen, total=total, last=last)
+            position = _Position(
+                index, mtype, page=page, seen=seen, total=total, last=last, trace=trace
+            )
             await self.commit(items, position)
             if last:
-                return position.short or [], total
+                return
             page += 1
+
+    async def relist(self, index: int, mtype: MiscType, cp: dict[str, Any]) -> None:
+        """Torn tie groups of the list read again (importer.md §7.4 B/C), one window a step."""
+        seen: set[int] = set(cp.get("seen") or [])
+        total = int(cp.get("total") or 0)
+        windows: list[list[Any]] = list(cp["relist"])
+        found: dict[str, int] = dict(cp.get("found") or {})
+        column = _sort_column(mtype)
+        while windows:
+            limit, page, key, whole = windows.pop(0)
+            items: list[Any] = []
+            if found.get(key, 0) < whole and len(seen) < total:
+                await self.ctx.heartbeat()
+                result = await self.fetch(mtype, page, limit=limit)
+                if result is not None:
+                    items = _unseen(result[0], seen)
+                    seen.update(_ids(items))
+                    for item in items:
+                        stamp = as_dict(item).get(column)
+                        if isinstance(stamp, str):
+                            found[stamp] = found.get(stamp, 0) + 1
+            position = _Position(
+                index, mtype, page=0, seen=seen, total=total, last=True, relist=windows
+            )
+            position.found = found
+            await self.commit(items, position)
 
     async def refetch(
         self, index: int, mtype: MiscType, short: list[int], sub: int, seen: set[int], total: int
@@ -261,17 +313,23 @@ class _Phase:
     async def advance(self, session: AsyncSession, at: _Position) -> dict[str, Any]:
         """The checkpoint's next position, decided inside the page's transaction.
 
-        At the end of a list short of `meta.total`, the short contacts are computed there, with
-        the page just written counted.
+        At the end of a list short of `meta.total`, its torn tie groups are planned first (the
+        re-listing); once those windows are spent and it is still short, the short contacts
+        are computed there, with the page just written counted.
         """
+        index, seen, total = at.index, at.seen, at.total
         if not at.last:
-            return _cursor(at.index, page=at.page + 1, seen=at.seen, total=at.total)
-        if at.short is None and at.mtype.per_contact and len(at.seen) < at.total:
+            return _cursor(index, page=at.page + 1, seen=seen, total=total, trace=at.trace)
+        if at.relist is None and at.short is None and len(seen) < total:
+            at.relist, at.found = _plan(at.trace)
+        if at.relist:
+            return _cursor(
+                index, page=at.page, seen=seen, total=total, relist=at.relist, found=at.found
+            )
+        if at.short is None and at.mtype.per_contact and len(seen) < total:
             at.short = await short_contacts(session, self.scope, at.mtype)
         if at.short:
-            return _cursor(
-                at.index, page=at.page, seen=at.seen, total=at.total, short=at.short, sub=at.sub
-            )
+            return _cursor(index, page=at.page, seen=seen, total=total, short=at.short, sub=at.sub)
         return self.finish_type(at.index, at.mtype, at.seen, at.total)
 
     def finish_type(
@@ -288,14 +346,32 @@ class _Phase:
     # --- requests and transactions -------------------------------------------------------------
 
     async def fetch(
-        self, mtype: MiscType, page: int, *, contact: int | None = None
+        self, mtype: MiscType, page: int, *, contact: int | None = None, limit: int = PAGE_LIMIT
     ) -> tuple[list[Any], int, int] | None:
-        """One page; a broken page is recorded and skipped (importer.md §13)."""
+        """One page; a broken page is recorded and skipped (importer.md §13). Its requests
+        (retries included) are charged to its purpose in `requests_by_phase`."""
+        purpose = "per_contact" if contact else "relisting" if limit != PAGE_LIMIT else "listing"
+        before = self.client.stats.requests
+        try:
+            return await self._fetch(mtype, page, contact=contact, limit=limit)
+        finally:
+            by_purpose = self.tally.counts.setdefault("requests_by_phase", {}).setdefault(
+                "misc", {}
+            )
+            spent = self.client.stats.requests - before
+            if spent:
+                by_purpose[purpose] = int(by_purpose.get(purpose, 0)) + spent
+
+    async def _fetch(
+        self, mtype: MiscType, page: int, *, contact: int | None, limit: int
+    ) -> tuple[list[Any], int, int] | None:
         path = mtype.endpoint if contact is None else f"/contacts/{contact}{mtype.endpoint}"
         endpoint = mtype.endpoint if contact is None else f"/contacts/{{id}}{mtype.endpoint}"
         where = f"GET /api{path} page {page}"
+        if limit != PAGE_LIMIT:
+            where += f" at limit {limit}"
         try:
-            got = await self.client.page(path, page=page, limit=PAGE_LIMIT, endpoint=endpoint)
+            got = await self.client.page(path, page=page, limit=limit, endpoint=endpoint)
         except (MonicaAuthError, MonicaRefused) as err:
             await _fail(self.ctx, self.scope.import_id, err.message)
             raise _Stop from err
@@ -303,7 +379,8 @@ class _Phase:
             self.tally.error(f"{where}: {err.message}")
             return None
         except MonicaError as err:
-            if contact is not None and not err.transient:  # e.g. deleted in Monica since
+            # a contact deleted in Monica since, or a window this Monica refuses: skipped
+            if (contact is not None or limit != PAGE_LIMIT) and not err.transient:
                 self.tally.error(f"{where}: {err.message}")
                 return None
             if self.ctx.deliveries >= self.config.max_deliver:
@@ -344,7 +421,18 @@ class _Phase:
         if not force and now - self.last_progress < PROGRESS_INTERVAL:
             return
         self.last_progress = now
-        await _progress(self.ctx, self.scope.import_id, done, len(self.enabled))
+        # Each type left costs at least its first page; the estimate firms up as they run.
+        spent = self.base_requests + self.client.stats.requests
+        left = len(self.enabled) - done
+        limiter = self.client.limiter
+        rate = limiter.interval if limiter is not None and limiter.enabled else None
+        await _progress(
+            self.ctx,
+            self.scope.import_id,
+            done,
+            len(self.enabled),
+            requests=(spent, spent + left, None if rate is None else round(left * rate, 1)),
+        )
 
 
 def _ids(items: list[Any]) -> set[int]:
@@ -362,14 +450,41 @@ def _cursor(
     page: int,
     seen: set[int],
     total: int,
+    trace: dict[str, Any] | None = None,
+    relist: list[list[Any]] | None = None,
+    found: dict[str, int] | None = None,
     short: list[int] | None = None,
     sub: int = 1,
 ) -> dict[str, Any]:
-    """The checkpoint's position: type, page, seen ids and, while re-fetching, the contacts."""
+    """The checkpoint's position: type, page, seen ids and, while listing, the trace; while
+    re-listing, the windows left; while re-fetching, the contacts."""
     cursor: dict[str, Any] = {"type": index, "page": page, "seen": sorted(seen), "total": total}
+    if trace is not None:
+        cursor["trace"] = trace
+    if relist is not None:
+        cursor.update(relist=relist, found=found or {})
     if short is not None:
         cursor.update(short=short, sub=sub)
     return cursor
+
+
+def _sort_column(mtype: MiscType) -> str:
+    """The column the list sorts by (API §3): calls by `called_at`, the rest `created_at`."""
+    return "called_at" if mtype.option == "calls" else "created_at"
+
+
+def _plan(trace: dict[str, Any]) -> tuple[list[list[Any]], dict[str, int]]:
+    """The re-listing windows of a list's torn tie groups, with each group's members seen."""
+    rows, _ = trace_rows(trace)
+    windows: list[list[Any]] = []
+    found: dict[str, int] = {}
+    for group, planned in relisting_plan(tie_groups(rows)):
+        if group.key is None:
+            continue
+        found[group.key] = len(group.ids)
+        whole = group.size - group.unnamed
+        windows.extend([w.limit, w.page, group.key, whole] for w in planned)
+    return windows, found
 
 
 async def _still_running(
@@ -449,7 +564,8 @@ async def _complete(
             ImportMiscCompleted(import_id=row.id, misc=_counts(tally)),
             session=session,
         )
-        await _progress(ctx, row.id, types, types, session=session)
+        spent = int(tally.counts.get("requests", 0))
+        await _progress(ctx, row.id, types, types, session=session, requests=(spent, spent, 0.0))
     log.info("import_misc_completed", requests=tally.counts.get("requests", 0))
 
 
@@ -482,8 +598,19 @@ async def _progress(
     total: int,
     *,
     session: AsyncSession | None = None,
+    requests: tuple[int, int, float | None] | None = None,
 ) -> None:
-    event = ImportProgress(import_id=import_id, phase="misc", current=current, total=total)
+    """`requests`: (done, estimated in all, seconds left at the limiter's rate)."""
+    done, estimated, eta = requests or (None, None, None)
+    event = ImportProgress(
+        import_id=import_id,
+        phase="misc",
+        current=current,
+        total=total,
+        requests_done=done,
+        requests_estimated=estimated,
+        eta_seconds=eta,
+    )
     if session is not None:
         await ctx.publish(subjects.IMPORT_PROGRESS, event, session=session)
         return

@@ -8,7 +8,7 @@ and summaries travel as counts, never the readable error strings.
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -32,6 +32,7 @@ __all__ = [
     "ImportSource",
     "MiscCounts",
     "MonicaUser",
+    "RequestsByPhase",
     "StartImport",
 ]
 
@@ -145,6 +146,40 @@ class CoverageBackfillCounts(Payload):
     errors: int = Field(default=0, description="Direct GETs that failed (a count).")
     unresolved_gap: int = 0
     requests: int = Field(default=0, description="Every request of the phase, retries included.")
+    torn_groups: int = Field(
+        default=0,
+        description="Tie groups of the listing (contacts sharing a `created_at`) that showed a "
+        "duplicate, so lost as many members (API §11.1).",
+    )
+    relisted: int = Field(
+        default=0, description="Re-listing windows asked for (one per torn group when it fits)."
+    )
+    listing_positions: int = Field(
+        default=0, description="Positions the listing filled, duplicates included."
+    )
+    listing_total: int = Field(
+        default=0,
+        description="The listing's `meta.total`; when it differs from `listing_positions` the "
+        "backfill trusted the positions.",
+    )
+    unresolved_created_at: list[str] = Field(
+        default_factory=list,
+        description="The `created_at` of torn tie groups still short after the backfill (at "
+        "most 50): where to look in Monica for the contacts counted in `unresolved_gap`.",
+    )
+
+
+RequestsByPhase = dict[str, dict[str, int]]
+"""Requests by phase, then by purpose (retries included): `listing` (pages at limit 100),
+`relisting` (torn tie groups read again, importer.md §7.4), `direct` (single-contact GETs),
+`per_contact` (the per-contact fallback of a short list). Other phases add their own keys (the
+media phase counts its downloads per host); a key absent means zero."""
+
+_REQUESTS_BY_PHASE: Any = Field(
+    default_factory=dict,
+    description="Requests by phase, then by purpose (`listing`, `relisting`, `direct`, "
+    "`per_contact`), retries included.",
+)
 
 
 class ImportCounts(Payload):
@@ -162,6 +197,7 @@ class ImportCounts(Payload):
         default=None, description="Monica imports only."
     )
     requests: int = 0
+    requests_by_phase: RequestsByPhase = _REQUESTS_BY_PHASE
     rate_limit_wait_seconds: float = 0.0
     duration_seconds: float = 0.0
 
@@ -191,6 +227,7 @@ class MiscCounts(Payload):
     )
     error_count: int = 0
     requests: int = 0
+    requests_by_phase: RequestsByPhase = _REQUESTS_BY_PHASE
     rate_limit_wait_seconds: float = 0.0
 
 
@@ -202,8 +239,23 @@ class ImportProgress(Payload):
 
     import_id: int
     phase: ImportPhase
-    current: int = Field(description="Items done so far in this phase.")
+    current: int = Field(description="Items done so far in this phase; never above `total`.")
     total: int | None = Field(description="Items this phase expects; null while unknown.")
+    requests_done: int | None = Field(
+        default=None,
+        description="Requests to Monica so far (retries included) by the crawl, or in a `misc` "
+        "event by the misc phase.",
+    )
+    requests_estimated: int | None = Field(
+        default=None,
+        description="Requests the crawl (or the misc phase) is expected to make in all, done "
+        "ones included; it firms up as each list's first page tells its size.",
+    )
+    eta_seconds: float | None = Field(
+        default=None,
+        description="Remaining requests ÷ the Monica rate limit (the import is limiter-bound); "
+        "null when the limit is off.",
+    )
 
 
 class ImportCompleted(Payload):

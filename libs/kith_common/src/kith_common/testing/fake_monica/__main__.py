@@ -18,6 +18,19 @@ def main() -> None:
     parser.add_argument("--contacts", type=int, default=300)
     parser.add_argument("--fixture", type=Path, help="a World JSON file instead of the generator")
     parser.add_argument("--token", default="test-token")
+    parser.add_argument(
+        "--id-spread",
+        type=int,
+        default=1,
+        help="hosted-id mode: spread the account's ids over a range this many times larger",
+    )
+    parser.add_argument(
+        "--large-burst",
+        type=int,
+        action="append",
+        default=[],
+        help="add one burst of this many contacts (more than a page tears across pages)",
+    )
     parser.add_argument("--rate-limit", type=int, default=60, help="requests per window; 0 = off")
     parser.add_argument("--rate-window", type=float, default=60.0)
     parser.add_argument(
@@ -36,6 +49,8 @@ def main() -> None:
             photos=12,
             documents=4,
             misc_per_contact=1.0,
+            id_spread=args.id_spread,
+            large_bursts=tuple(args.large_burst),
         )
     fake = FakeMonica(
         world, rate_limit=args.rate_limit, rate_window=args.rate_window, latency=args.latency

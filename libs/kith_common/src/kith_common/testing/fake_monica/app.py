@@ -596,34 +596,50 @@ class FakeMonica:
         }.get(name, ("created_at", "updated_at"))
         return await self._list(request, f"/api/{name}", self._items_rows, sortable=sortable)
 
-    def _items_rows(self, request: Request, q: _Query) -> Listed:
-        name = request.url.path.rsplit("/", 1)[1]
-        account_id = q.user["account_id"]
+    def expected_unlisted_items(
+        self, name: str, limit: int = MAX_LIMIT, account_id: int = 1
+    ) -> set[int]:
+        """The item ids a full crawl of the account-wide list `name` at `limit` misses."""
+        rows = self._item_rows(name, account_id)
+        seen: set[int] = set()
+        for page in range(1, max(1, math.ceil(len(rows) / limit)) + 1):
+            seen.update(i["id"] for i in self._items_page(name, rows, None, limit, page))
+        return {i["id"] for i in rows} - seen
+
+    def _item_rows(self, name: str, account_id: int) -> list[dict[str, Any]]:
         if name == "addresses":
-            rows = [
+            return [
                 dict(a, contact_id=c.id, account_id=c.account_id, created_at=c.created_at)
                 for c in self.world.contacts.values()
                 if c.account_id == account_id and not c.deleted
                 for a in c.addresses
             ]
-        else:
-            rows = [i for i in self.world.items.get(name, []) if i.get("account_id") == account_id]
+        return [i for i in self.world.items.get(name, []) if i.get("account_id") == account_id]
+
+    def _items_page(
+        self, name: str, rows: list[dict[str, Any]], sort: str | None, limit: int, page: int
+    ) -> list[dict[str, Any]]:
         # API §3: built-in orders run before `sort` (notes created_at desc, calls called_at desc).
         column, descending = {"notes": ("created_at", True), "calls": ("called_at", True)}.get(
             name, ("created_at", False)
         )
-        if name not in ("notes", "calls") and q.sort:
-            column, descending = q.sort.lstrip("-"), q.sort.startswith("-")
-        items = _tie_page(
+        if name not in ("notes", "calls") and sort:
+            column, descending = sort.lstrip("-"), sort.startswith("-")
+        return _tie_page(
             rows,
             lambda i: i.get(column) or "",
             descending,
-            q.limit,
-            q.page,
-            salt=(self.world.seed, name, q.sort or "", q.limit, q.page),
+            limit,
+            page,
+            salt=(self.world.seed, name, sort or "", limit, page),
             shuffle=name in self.tie_drop,
             tiebreak=lambda i: i["id"],
         )
+
+    def _items_rows(self, request: Request, q: _Query) -> Listed:
+        name = request.url.path.rsplit("/", 1)[1]
+        rows = self._item_rows(name, q.user["account_id"])
+        items = self._items_page(name, rows, q.sort, q.limit, q.page)
         if name == "addresses":
             return [_render_flat_address(self.world, a, q.base) for a in items], len(rows)
         return [render_item(self.world, name, i, q.base) for i in items], len(rows)

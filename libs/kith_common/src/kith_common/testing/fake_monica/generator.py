@@ -2,8 +2,10 @@
 the same world, ids, bursts and therefore the same tie drops.
 
 Contacts are created in `created_at` bursts (API §11.1: vCard imports, CardDAV storms) with
-near-consecutive ids; `id_density` < 1 interleaves other tenants' contacts (account 2) into the
-shared id sequence, so one account's ids are sparse and a direct GET of a gap answers 404.
+near-consecutive ids, optionally with bursts larger than a listing page (`large_bursts`);
+`id_density` < 1 interleaves other tenants' contacts (account 2) into the shared id sequence, so
+one account's ids are sparse and a direct GET of a gap answers 404; `id_spread` does the same
+for a hosted Monica (ids a hundred times sparser) without materialising the other tenants.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import datetime as dt
 import random
 import struct
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,7 +92,15 @@ class GeneratorOptions:
     garbage_phone_ratio: float = 0.03
     deleted_ratio: float = 0.0
     id_density: float = 1.0
+    # Hosted-id mode: the account's ids spread over a range this many times larger than its
+    # contacts, as on a hosted Monica whose id sequence every tenant shares. The ids between
+    # belong to no contact of the world, so a direct GET of one answers 404 like another
+    # tenant's would (and the world stays small: nothing is materialised for them).
+    id_spread: int = 1
     burst_sizes: tuple[int, ...] = (1, 1, 1, 1, 2, 3, 8, 14, 20)
+    # Bursts larger than one listing page (API §11.1 at its worst: a vCard import into Monica):
+    # each size given is one more burst, placed at a seeded point among the others.
+    large_bursts: tuple[int, ...] = ()
     notes_per_contact: float = 1.0
     relationship_ratio: float = 0.1
     misc_per_contact: float = 0.0
@@ -127,20 +138,40 @@ def generate(options: GeneratorOptions | None = None, **overrides: Any) -> World
     world.tags = [{"id": i + 1, "name": n} for i, n in enumerate(["Family", "work", "Friends"])]
     clock = dt.datetime(2021, 3, 1, 9, 0, 0, tzinfo=dt.UTC)
     listed: list[Contact] = []
-    made = 0
-    while made < opts.contacts:
-        size = min(rng.choice(opts.burst_sizes), opts.contacts - made)
+    for size in _bursts(rng, opts):
         clock += dt.timedelta(minutes=rng.randint(1, 600))
         stamp = _ts(clock)
         for _ in range(size):
             while opts.id_density < 1.0 and rng.random() > opts.id_density:
                 other = world.add_contact(account_id=opts.account_id + 1, first_name="Other")
                 other.created_at = other.updated_at = stamp
+            if opts.id_spread > 1:
+                world.next_id += rng.randint(0, 2 * (opts.id_spread - 1))
             contact = _person(world, rng, opts, stamp)
             listed.append(contact)
-            made += 1
     _shape(world, rng, opts, listed)
     return world
+
+
+def _bursts(rng: random.Random, opts: GeneratorOptions) -> Iterator[int]:
+    """Burst sizes adding up to `opts.contacts`, the large ones at seeded points.
+
+    The large ones are placed with a random stream of their own, so a world without them is
+    drawn exactly as before they existed (same seed, same world, same drops).
+    """
+    placer = random.Random(f"large-bursts:{opts.seed}")
+    large = [min(size, opts.contacts) for size in opts.large_bursts]
+    room = max(0, opts.contacts - sum(large))
+    at = sorted(placer.randint(0, room) for _ in large)
+    made = 0
+    while made < opts.contacts:
+        if large and (made >= at[0] or made >= opts.contacts - sum(large)):
+            at.pop(0)
+            size = min(large.pop(0), opts.contacts - made)
+        else:
+            size = min(rng.choice(opts.burst_sizes), opts.contacts - made - sum(large))
+        made += size
+        yield size
 
 
 def _person(world: World, rng: random.Random, opts: GeneratorOptions, stamp: str) -> Contact:
