@@ -34,7 +34,8 @@ def world() -> World:
         world.add_contact(
             id=i, first_name=f"M{i}", last_name="Y", created_at=f"2021-02-{i:02d}T00:00:00Z"
         )
-    world.hidden_ids = {3}  # the listing drops it; the coverage backfill must recover it
+    world.hidden_ids = {3}  # the listing drops it; the coverage backfill must recover it,
+    world.relate(1, "friend", 3)  # found through the relationship that names it
     return world
 
 

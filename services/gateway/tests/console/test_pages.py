@@ -120,5 +120,5 @@ async def test_import_detail_shows_the_time_left(
     await _sign_in(client, acct.tokens["viewer"])
     detail = await client.get(f"/console/imports/{import_id}")
     assert '<span id="import-eta">about 20 s left (7 of 25 requests)</span>' in detail.text
-    assert "300 / 910" in detail.text
+    assert "300 of 910" in detail.text
     client.cookies.clear()
