@@ -1760,7 +1760,8 @@ def monitoring_errors(root: Path) -> list[str]:
     return problems
 
 
-_DOC_METRIC = re.compile(r"`((?:kith|nats|process|python)_[a-z0-9_]+\*?)")
+# A metric name in backticks; `kith_common.events` (a module path) is not one.
+_DOC_METRIC = re.compile(r"`((?:kith|nats|process|python)_[a-z0-9_]+\*?)(?![a-z0-9_.])")
 _DOC_ALERT = re.compile(r"`(Kith[A-Z][A-Za-z0-9]+)`")
 
 
