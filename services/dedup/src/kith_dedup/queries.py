@@ -7,7 +7,7 @@ SQLAlchemy cannot express writes against a temporary table it does not model.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -23,13 +23,17 @@ from kith_common.db.models import (
     ImportRecord,
 )
 from kith_dedup.detection import AccountSnapshot, FoundPair, NameSets
+from kith_dedup.evidence import AccountStats, Judgement, Profile
 
 __all__ = [
     "WriteCounts",
     "focus_contacts",
+    "key_lists",
     "lock_account_runs",
     "read_names",
+    "read_profiles",
     "read_snapshot",
+    "read_stats",
     "unlock_account_runs",
     "write_results",
 ]
@@ -84,9 +88,16 @@ async def read_names(session: AsyncSession, account_id: int) -> NameSets:
 
 
 async def read_snapshot(
-    session: AsyncSession, account_id: int, focus: Sequence[int] | None = None
+    session: AsyncSession,
+    account_id: int,
+    focus: Sequence[int] | None = None,
+    *,
+    names: Mapping[tuple[int, int], float] | None = None,
 ) -> AccountSnapshot:
     """Trigram sets and match keys of the account's live contacts.
+
+    `names`: Q's name pairs already found on the trigram index (a small Q, see
+    `focus_name_pairs`): the account's trigram sets are then not read at all.
 
     Only key rows that can make a pair are read: rows whose key another row of the account
     also has (found by walking the (account_id, match_key) index, no sort), and with `focus`
@@ -116,11 +127,24 @@ async def read_snapshot(
         kinds = select(ContactFieldType.id).where(ContactFieldType.kind == kind)
         return ContactField.contact_field_type_id.in_(kinds)
 
+    if focus is None:
+        # A full run reads every profile anyway (the evidence needs them): its key lists
+        # come from there instead of a second read.
+        profiles = await read_profiles(session, account_id)
+        lists = key_lists(profiles)
+        return AccountSnapshot(
+            names=await read_names(session, account_id),
+            email_keys=lists["email"],
+            phone_keys=lists["phone"],
+            address_keys=lists["address"],
+            profiles=profiles,
+        )
     return AccountSnapshot(
-        names=await read_names(session, account_id),
+        names=await read_names(session, account_id) if names is None else NameSets((), (), 0),
         email_keys=await keys(ContactField, of_kind("email")),
         phone_keys=await keys(ContactField, of_kind("phone")),
         address_keys=await keys(Address),
+        name_pairs=names,
     )
 
 
@@ -151,7 +175,8 @@ async def focus_contacts(session: AsyncSession, account_id: int, import_id: int)
 _FOUND_TABLE = text(
     """
     CREATE TEMPORARY TABLE dedup_found (
-        lo bigint NOT NULL, hi bigint NOT NULL, cents smallint NOT NULL, reasons text NOT NULL
+        lo bigint NOT NULL, hi bigint NOT NULL, cents smallint NOT NULL, reasons text NOT NULL,
+        confidence double precision NOT NULL, evidence text
     ) ON COMMIT DROP
     """
 )
@@ -177,9 +202,10 @@ _FORGET_DEAD = text(
 _INSERT = text(
     """
     INSERT INTO duplicate_candidates
-        (account_id, contact_id, duplicate_contact_id, score, reasons, status, detected_at)
+        (account_id, contact_id, duplicate_contact_id, score, reasons, status, detected_at,
+         confidence, evidence)
     SELECT :account, lo, hi, CAST(cents AS numeric) / 100, string_to_array(reasons, ','),
-           'pending', now()
+           'pending', now(), confidence, CAST(evidence AS jsonb)
     FROM dedup_found f
     WHERE NOT EXISTS (
         SELECT 1 FROM duplicate_candidates d
@@ -195,13 +221,30 @@ _REOPEN = text(
     """
     UPDATE duplicate_candidates d
     SET status = 'pending', score = CAST(f.cents AS numeric) / 100,
-        reasons = string_to_array(f.reasons, ','),
+        reasons = string_to_array(f.reasons, ','), confidence = f.confidence,
+        evidence = CAST(f.evidence AS jsonb),
         detected_at = now(), resolved_at = NULL, resolved_by_id = NULL, updated_at = now()
     FROM dedup_found f
     WHERE d.account_id = :account AND d.contact_id = f.lo AND d.duplicate_contact_id = f.hi
       AND d.status = 'obsolete'
     """
 )
+
+# Pending pairs found again keep score and reasons; their confidence and evidence are
+# rewritten only when not judged yet (rows older than the model) or, in a run over contacts
+# just changed through the API, when a side of the pair is one of them: the evidence moved,
+# so the pair may move in the list (dedup.md §3.6).
+_REJUDGE = """
+    UPDATE duplicate_candidates d
+    SET confidence = f.confidence, evidence = CAST(f.evidence AS jsonb), updated_at = now()
+    FROM dedup_found f
+    WHERE d.account_id = :account AND d.contact_id = f.lo AND d.duplicate_contact_id = f.hi
+      AND d.status = 'pending' AND f.evidence IS NOT NULL
+      AND (d.evidence IS NULL {changed})
+      AND d.evidence IS DISTINCT FROM CAST(f.evidence AS jsonb)
+"""
+_REJUDGE_UNJUDGED = text(_REJUDGE.format(changed=""))
+_REJUDGE_CHANGED = text(_REJUDGE.format(changed="OR TRUE"))
 
 # Pending pairs in scope not found with both sides live. Scope: the whole account, or
 # (incremental) the pairs touching Q, so an incremental run leaves the account's other
@@ -223,7 +266,9 @@ _OBSOLETE_TOUCHING = text(
 )
 
 
-async def _copy_found(session: AsyncSession, pairs: Sequence[FoundPair]) -> None:
+async def _copy_found(
+    session: AsyncSession, pairs: Sequence[FoundPair], judged: Mapping[tuple[int, int], Judgement]
+) -> None:
     await session.execute(_FOUND_TABLE)
     connection = await session.connection()
     raw = await connection.get_raw_connection()
@@ -231,13 +276,15 @@ async def _copy_found(session: AsyncSession, pairs: Sequence[FoundPair]) -> None
     cents: dict[Decimal, int] = {}  # few distinct scores; Decimal arithmetic is slow
     await driver.copy_records_to_table(
         "dedup_found",
-        columns=["lo", "hi", "cents", "reasons"],
+        columns=["lo", "hi", "cents", "reasons", "confidence", "evidence"],
         records=[
             (
                 p.low,
                 p.high,
                 cents.get(p.score) or cents.setdefault(p.score, int(p.score * 100)),
                 ",".join(p.reasons),
+                j.confidence if (j := judged.get((p.low, p.high))) is not None else 0.0,
+                j.evidence if j is not None else None,
             )
             for p in pairs
         ],
@@ -250,16 +297,218 @@ async def write_results(
     account_id: int,
     pairs: Sequence[FoundPair],
     focus: Sequence[int] | None,
+    judged: Mapping[tuple[int, int], Judgement] | None = None,
+    *,
+    rejudge: bool = False,
 ) -> WriteCounts:
-    """Apply a run's pairs to duplicate_candidates (the caller holds the generation fence)."""
-    await _copy_found(session, pairs)
+    """Apply a run's pairs to duplicate_candidates (the caller holds the generation fence).
+
+    `rejudge`: the focus contacts were just changed, so their pending pairs take this
+    run's confidence and evidence (otherwise only unjudged rows do).
+    """
+    await _copy_found(session, pairs, judged or {})
     account = {"account": account_id}
     await session.execute(_FORGET_DEAD, account)
     inserted = (await session.execute(_INSERT, account)).rowcount  # type: ignore[attr-defined]
     reopened = (await session.execute(_REOPEN, account)).rowcount  # type: ignore[attr-defined]
+    await session.execute(_REJUDGE_CHANGED if rejudge else _REJUDGE_UNJUDGED, account)
     if focus is None:
         result = await session.execute(_OBSOLETE_ALL, account)
     else:
         result = await session.execute(_OBSOLETE_TOUCHING, {**account, "focus": list(focus)})
     obsoleted = result.rowcount  # type: ignore[attr-defined]
     return WriteCounts(int(inserted), int(reopened), int(obsoleted))
+
+
+# Profiles (kith_dedup.evidence): names, birthdays and companies normalised in SQL, so the
+# values compared and the values counted for term frequencies are the same strings.
+_PROFILE_CONTACTS = """
+    SELECT coalesce(array_agg(id), '{{}}'),
+           coalesce(array_agg(lower(btrim(display_name))), '{{}}'),
+           coalesce(array_agg(CASE WHEN birthdate IS NULL THEN NULL
+                                   WHEN birthdate_year_unknown THEN to_char(birthdate, '"--"MM-DD')
+                                   ELSE to_char(birthdate, 'YYYY-MM-DD') END), '{{}}'),
+           coalesce(array_agg(nullif(lower(btrim(company)), '')), '{{}}')
+    FROM contacts
+    WHERE account_id = :account AND deleted_at IS NULL {only}
+"""
+_PROFILE_KEYS = """
+    SELECT coalesce(array_agg(f.contact_id), '{{}}'), coalesce(array_agg(t.kind), '{{}}'),
+           coalesce(array_agg(f.match_key), '{{}}')
+    FROM contact_fields f
+    JOIN contact_field_types t ON t.id = f.contact_field_type_id AND t.kind IN ('email', 'phone')
+    JOIN contacts c ON c.account_id = f.account_id AND c.id = f.contact_id
+    WHERE f.account_id = :account AND f.match_key IS NOT NULL AND c.deleted_at IS NULL {only}
+    UNION ALL
+    SELECT coalesce(array_agg(a.contact_id), '{{}}'),
+           coalesce(array_agg(CAST('address' AS text)), '{{}}'),
+           coalesce(array_agg(a.match_key), '{{}}')
+    FROM addresses a
+    JOIN contacts c ON c.account_id = a.account_id AND c.id = a.contact_id
+    WHERE a.account_id = :account AND a.match_key IS NOT NULL AND c.deleted_at IS NULL {only_a}
+"""
+_ALL_CONTACTS = text(_PROFILE_CONTACTS.format(only=""))
+_SOME_CONTACTS = text(_PROFILE_CONTACTS.format(only="AND id = ANY(CAST(:ids AS bigint[]))"))
+_ALL_KEYS = text(_PROFILE_KEYS.format(only="", only_a=""))
+_SOME_KEYS = text(
+    _PROFILE_KEYS.format(
+        only="AND f.contact_id = ANY(CAST(:ids AS bigint[]))",
+        only_a="AND a.contact_id = ANY(CAST(:ids AS bigint[]))",
+    )
+)
+
+
+async def read_profiles(
+    session: AsyncSession, account_id: int, ids: Sequence[int] | None = None
+) -> dict[int, Profile]:
+    """The comparable values of the account's live contacts (all, or those in `ids`)."""
+    params: dict[str, Any] = {"account": account_id}
+    if ids is not None:
+        params["ids"] = list(ids)
+    contacts = await session.execute(_ALL_CONTACTS if ids is None else _SOME_CONTACTS, params)
+    cids, names, birthdays, companies = contacts.one()
+    sets: dict[str, dict[int, set[str]]] = {"email": {}, "phone": {}, "address": {}}
+    for owners, kinds, keys in (
+        await session.execute(_ALL_KEYS if ids is None else _SOME_KEYS, params)
+    ).all():
+        for cid, kind, key in zip(owners, kinds, keys, strict=True):
+            sets[kind].setdefault(cid, set()).add(key)
+    empty: frozenset[str] = frozenset()
+    return {
+        int(cid): Profile(
+            name or "",
+            frozenset(sets["email"].get(cid, empty)),
+            frozenset(sets["phone"].get(cid, empty)),
+            frozenset(sets["address"].get(cid, empty)),
+            birthday,
+            company,
+        )
+        for cid, name, birthday, company in zip(cids, names, birthdays, companies, strict=True)
+    }
+
+
+def key_lists(profiles: Mapping[int, Profile]) -> dict[str, list[tuple[int, str]]]:
+    """Detection's key lists (email, phone, address) from a full run's profiles."""
+    lists: dict[str, list[tuple[int, str]]] = {"email": [], "phone": [], "address": []}
+    for cid, p in profiles.items():
+        lists["email"].extend((cid, k) for k in p.emails)
+        lists["phone"].extend((cid, k) for k in p.phones)
+        lists["address"].extend((cid, k) for k in p.addresses)
+    return lists
+
+
+_COUNT_LIVE = text(
+    "SELECT count(*) FROM contacts WHERE account_id = :account AND deleted_at IS NULL"
+)
+_COUNT_NAMES = text(
+    """
+    SELECT lower(btrim(display_name)), count(*) FROM contacts
+    WHERE account_id = :account AND deleted_at IS NULL
+      AND lower(btrim(display_name)) = ANY(CAST(:values AS text[]))
+    GROUP BY 1
+    """
+)
+_COUNT_BIRTHDAYS = text(
+    """
+    SELECT b, count(*) FROM (
+        SELECT CASE WHEN birthdate_year_unknown THEN to_char(birthdate, '"--"MM-DD')
+                    ELSE to_char(birthdate, 'YYYY-MM-DD') END AS b
+        FROM contacts
+        WHERE account_id = :account AND deleted_at IS NULL AND birthdate IS NOT NULL
+    ) s WHERE b = ANY(CAST(:values AS text[])) GROUP BY b
+    """
+)
+_COUNT_COMPANIES = text(
+    """
+    SELECT lower(btrim(company)), count(*) FROM contacts
+    WHERE account_id = :account AND deleted_at IS NULL
+      AND lower(btrim(company)) = ANY(CAST(:values AS text[]))
+    GROUP BY 1
+    """
+)
+_COUNT_FIELD_KEYS = text(
+    """
+    SELECT f.match_key, count(DISTINCT f.contact_id) FROM contact_fields f
+    JOIN contacts c ON c.account_id = f.account_id AND c.id = f.contact_id
+    WHERE f.account_id = :account AND c.deleted_at IS NULL
+      AND f.match_key = ANY(CAST(:values AS text[]))
+    GROUP BY 1
+    """
+)
+_COUNT_ADDRESS_KEYS = text(
+    """
+    SELECT a.match_key, count(DISTINCT a.contact_id) FROM addresses a
+    JOIN contacts c ON c.account_id = a.account_id AND c.id = a.contact_id
+    WHERE a.account_id = :account AND c.deleted_at IS NULL
+      AND a.match_key = ANY(CAST(:values AS text[]))
+    GROUP BY 1
+    """
+)
+
+
+async def read_stats(
+    session: AsyncSession, account_id: int, profiles: Mapping[int, Profile]
+) -> AccountStats:
+    """Term frequencies over the whole account of the values these profiles hold.
+
+    An incremental run judges few pairs: counting just their values on the account's
+    indexes is cheaper than reading every profile.
+    """
+
+    async def counts(statement: Any, values: set[str]) -> dict[str, int]:
+        if not values:
+            return {}
+        rows = await session.execute(statement, {"account": account_id, "values": sorted(values)})
+        return {str(v): int(n) for v, n in rows.all()}
+
+    ps = list(profiles.values())
+    return AccountStats(
+        contacts=int(await session.scalar(_COUNT_LIVE, {"account": account_id}) or 0),
+        names=await counts(_COUNT_NAMES, {p.name for p in ps if p.name}),
+        emails=await counts(_COUNT_FIELD_KEYS, {k for p in ps for k in p.emails}),
+        phones=await counts(_COUNT_FIELD_KEYS, {k for p in ps for k in p.phones}),
+        addresses=await counts(_COUNT_ADDRESS_KEYS, {k for p in ps for k in p.addresses}),
+        birthdays=await counts(_COUNT_BIRTHDAYS, {p.birthday for p in ps if p.birthday}),
+        companies=await counts(_COUNT_COMPANIES, {p.company for p in ps if p.company}),
+    )
+
+
+# Q's name pairs on the trigram GIN index: `%` (similarity ≥ the threshold, set to 0.5 for
+# this transaction) finds the partners, `similarity() > 0.5` keeps the strict ones with the
+# float4 value a full run computes. For a few contacts this replaces reading and ranking
+# every trigram set of the account (~1 s at 100,000 contacts).
+_SET_TRGM_THRESHOLD = text("SELECT set_config('pg_trgm.similarity_threshold', '0.5', true)")
+_FOCUS_NAME_PAIRS = text(
+    """
+    SELECT q.id, c.id, similarity(c.display_name, q.display_name)
+    FROM contacts q
+    JOIN contacts c ON c.account_id = q.account_id AND c.id <> q.id
+         AND c.display_name % q.display_name
+    WHERE q.account_id = :account AND q.id = ANY(CAST(:focus AS bigint[]))
+      AND q.deleted_at IS NULL AND c.deleted_at IS NULL
+      AND similarity(c.display_name, q.display_name) > 0.5
+    """
+)
+
+
+async def focus_name_pairs(
+    session: AsyncSession, account_id: int, focus: Sequence[int]
+) -> dict[tuple[int, int], float]:
+    """Every live pair with a side in `focus` and similarity > 0.5, as detection gives."""
+    await session.execute(_SET_TRGM_THRESHOLD)
+    rows = await session.execute(_FOCUS_NAME_PAIRS, {"account": account_id, "focus": list(focus)})
+    return {(min(q, c), max(q, c)): float(sim) for q, c, sim in rows.all()}
+
+
+async def live_contacts(
+    session: AsyncSession, account_id: int, contact_ids: Sequence[int]
+) -> list[int]:
+    """Those of `contact_ids` that are live contacts of the account, ascending."""
+    rows = await session.scalars(
+        select(Contact.id).where(
+            Contact.account_id == account_id,
+            Contact.id.in_(list(contact_ids)),
+            Contact.deleted_at.is_(None),
+        )
+    )
+    return sorted(int(cid) for cid in rows)
