@@ -13,7 +13,15 @@ from pydantic import Field
 
 from kith_common.events.envelope import Payload
 
-__all__ = ["ContactsMergeFailed", "ContactsMerged", "MergeContacts", "MergeField", "MergeSource"]
+__all__ = [
+    "ContactChanged",
+    "ContactUpdated",
+    "ContactsMergeFailed",
+    "ContactsMerged",
+    "MergeContacts",
+    "MergeField",
+    "MergeSource",
+]
 
 MergeField = Literal[
     "first_name",
@@ -68,4 +76,23 @@ class ContactsMergeFailed(Payload):
     merge_id: uuid.UUID
     code: str = Field(
         description="Stable code: `not_found`, `not_live`, `same_contact`, `already_merged`, ..."
+    )
+
+
+class ContactChanged(Payload):
+    """A contact was created, deleted or restored through the API (issue 18)."""
+
+    contact_id: int
+
+
+class ContactUpdated(ContactChanged):
+    """A contact, or one of its emails, phones or addresses, was changed through the API.
+
+    Also the reader of all four contact.* events (dedup): `changed` is empty on the others.
+    """
+
+    changed: list[str] = Field(
+        default_factory=list,
+        description="What changed: the contact's field names (`first_name`, `company`, …), "
+        "or `fields` / `addresses` for its contact fields and addresses.",
     )
