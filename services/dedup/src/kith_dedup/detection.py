@@ -65,9 +65,11 @@ class AccountSnapshot:
     address_keys: Sequence[tuple[int, str]] = ()
     # The focus set's name pairs when already found on the database's trigram index (a small
     # incremental run; `names` is then empty), and every live contact's comparable values
-    # when the read had them (a full run).
+    # when the read had them (a full run), and the pairs already judged (a full run skips
+    # them: it never rewrites their evidence).
     name_pairs: Mapping[Pair, float] | None = None
     profiles: Mapping[int, Profile] | None = None
+    judged: frozenset[Pair] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,6 +97,10 @@ async def run_scan(
                     judged,
                     rejudge=request.contact_ids is not None,
                 )
+                if focus is None:
+                    await queries.save_live_contacts(
+                        session, request.account_id, snapshot.names.contacts
+                    )
                 considered = len(focus) if focus is not None else snapshot.names.contacts
                 result = DedupScanCompleted(
                     scan_id=request.scan_id,
@@ -169,7 +173,7 @@ async def _judge(
     if snapshot.profiles is not None:
         profiles = snapshot.profiles
         stats = stats_of(profiles)
-        return await asyncio.to_thread(judge_pairs, pairs, profiles, stats)
+        return await asyncio.to_thread(judge_pairs, pairs, profiles, stats, skip=snapshot.judged)
     ids = sorted({cid for pair in detection.pairs for cid in pair})
     async with sessions() as session:
         await session.connection(
