@@ -48,6 +48,7 @@ from rapidfuzz.distance import OSA
 __all__ = [
     "FIELDS",
     "LANDLINE_GIVEN_ADDRESS",
+    "MIN_POPULATION",
     "M_PRIORS",
     "PRIOR_DUPLICATE_SHARE",
     "AccountStats",
@@ -82,6 +83,10 @@ M_PRIORS: Final[Mapping[str, Mapping[str, float]]] = {
 # agreement is nearly as likely for a family as for one person counted twice.
 LANDLINE_GIVEN_ADDRESS: Final = 0.8
 PRIOR_DUPLICATE_SHARE: Final = 0.05
+# Frequencies in an account of a few contacts say little about the people at large: the
+# model counts an account as at least this big (a 2-contact account's shared email is as
+# strong as a 1,000-contact account's).
+MIN_POPULATION: Final = 1000
 _FLOOR: Final = 1e-12
 _MAX_WEIGHT: Final = 60.0
 
@@ -164,6 +169,11 @@ def name_level(a: str, b: str) -> Literal["exact", "close", "similar"]:
     return "similar"
 
 
+def _population(contacts: int) -> int:
+    """The account's size as the model counts it: at least `MIN_POPULATION`."""
+    return max(contacts, MIN_POPULATION)
+
+
 def _share(holders: int, contacts: int) -> float:
     """u of agreeing on a value `holders` contacts hold, the pair's two included.
 
@@ -171,7 +181,7 @@ def _share(holders: int, contacts: int) -> float:
     other holders, (holders − 2) / (contacts − 1), and half a holder when there is none
     (a value no one else in the account has is rare, not impossible).
     """
-    return max(holders - 2, 0.5) / max(contacts - 1, 1)
+    return max(holders - 2, 0.5) / (_population(contacts) - 1)
 
 
 # A comparison of one field: (level, u), level "missing" when a side has no value.
@@ -237,7 +247,7 @@ class Model:
     @classmethod
     def default(cls, contacts: int) -> Model:
         """The priors: one contact in twenty has a duplicate, anywhere in the account."""
-        return cls(M_PRIORS, math.log2(PRIOR_DUPLICATE_SHARE / max(contacts - 1, 1)))
+        return cls(M_PRIORS, math.log2(PRIOR_DUPLICATE_SHARE / (_population(contacts) - 1)))
 
 
 def _weight(m: float, u: float) -> float:
