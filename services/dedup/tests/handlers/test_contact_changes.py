@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kith_common.db.models import Contact, DedupDirtyContact, DuplicateCandidate, Outbox
 from kith_common.dedup.testing import Seeder
-from kith_common.events.payloads.contacts import ContactChanged, ContactUpdated
+from kith_common.events.payloads.contacts import ContactDeleted, ContactUpdated
 from kith_common.events.registry import build_envelope
 from kith_common.events.subjects import CONTACT_DELETED, CONTACT_UPDATED
 from kith_common.service import Runtime
@@ -62,10 +62,10 @@ async def test_a_burst_of_contact_events_is_scanned_once_with_evidence(
         others = await seed.many_named([f"Person {i:03d} Q" for i in range(30)])
 
     async def event(subject: str, contact_id: int) -> None:
-        payload = (
+        payload: ContactUpdated | ContactDeleted = (
             ContactUpdated(contact_id=contact_id, changed=["last_name"])
             if subject == CONTACT_UPDATED
-            else ContactChanged(contact_id=contact_id)
+            else ContactDeleted(contact_id=contact_id)
         )
         envelope = build_envelope(
             subject, payload, account_id=seed.account_id, generation=seed.generation

@@ -235,7 +235,7 @@ _SPECS: tuple[SubjectSpec, ...] = (
     ),
     _evt(
         s.CONTACT_CREATED,
-        p.ContactChanged,
+        p.ContactCreated,
         ("gateway (POST /v1/contacts)",),
         ("dedup (coalesced incremental scan)",),
         "A contact was created through the API.",
@@ -250,14 +250,14 @@ _SPECS: tuple[SubjectSpec, ...] = (
     ),
     _evt(
         s.CONTACT_DELETED,
-        p.ContactChanged,
+        p.ContactDeleted,
         ("gateway (DELETE /v1/contacts/{id})",),
         ("dedup (its pending duplicate pairs become obsolete)",),
         "A contact was moved to the trash through the API.",
     ),
     _evt(
         s.CONTACT_RESTORED,
-        p.ContactChanged,
+        p.ContactRestored,
         ("gateway (POST /v1/contacts/{id}/restore)",),
         ("dedup (coalesced incremental scan)",),
         "A contact was restored from the trash through the API.",

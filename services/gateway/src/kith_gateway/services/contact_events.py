@@ -12,11 +12,22 @@ from collections.abc import Iterable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kith_common.events import subjects
-from kith_common.events.payloads.contacts import ContactChanged, ContactUpdated
+from kith_common.events.payloads.contacts import (
+    ContactCreated,
+    ContactDeleted,
+    ContactRestored,
+    ContactUpdated,
+)
 from kith_common.fence import current_generation
 from kith_gateway.services.publishing import publish
 
 __all__ = ["contact_changed", "contact_updated"]
+
+_PAYLOADS: dict[str, type[ContactCreated | ContactDeleted | ContactRestored]] = {
+    subjects.CONTACT_CREATED: ContactCreated,
+    subjects.CONTACT_DELETED: ContactDeleted,
+    subjects.CONTACT_RESTORED: ContactRestored,
+}
 
 
 async def contact_changed(
@@ -26,7 +37,7 @@ async def contact_changed(
     await publish(
         session,
         subject,
-        ContactChanged(contact_id=contact_id),
+        _PAYLOADS[subject](contact_id=contact_id),
         account_id=account_id,
         generation=await current_generation(session, account_id),
     )

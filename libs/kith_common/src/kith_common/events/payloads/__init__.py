@@ -5,7 +5,9 @@ events (CONVENTIONS §5). They forbid unknown fields, so drift and stray secrets
 """
 
 from kith_common.events.payloads.contacts import (
-    ContactChanged,
+    ContactCreated,
+    ContactDeleted,
+    ContactRestored,
     ContactsMerged,
     ContactsMergeFailed,
     ContactUpdated,
@@ -55,7 +57,9 @@ __all__ = [
     "CandidateDismissed",
     "CheckConnection",
     "CheckConnectionReply",
-    "ContactChanged",
+    "ContactCreated",
+    "ContactDeleted",
+    "ContactRestored",
     "ContactUpdated",
     "ContactsMergeFailed",
     "ContactsMerged",

@@ -14,7 +14,9 @@ from pydantic import Field
 from kith_common.events.envelope import Payload
 
 __all__ = [
-    "ContactChanged",
+    "ContactCreated",
+    "ContactDeleted",
+    "ContactRestored",
     "ContactUpdated",
     "ContactsMergeFailed",
     "ContactsMerged",
@@ -79,18 +81,31 @@ class ContactsMergeFailed(Payload):
     )
 
 
-class ContactChanged(Payload):
-    """A contact was created, deleted or restored through the API (issue 18)."""
+class ContactCreated(Payload):
+    """A contact was created through the API (issue 18)."""
 
     contact_id: int
 
 
-class ContactUpdated(ContactChanged):
+class ContactDeleted(Payload):
+    """A contact was moved to the trash through the API."""
+
+    contact_id: int
+
+
+class ContactRestored(Payload):
+    """A contact was restored from the trash through the API."""
+
+    contact_id: int
+
+
+class ContactUpdated(Payload):
     """A contact, or one of its emails, phones or addresses, was changed through the API.
 
     Also the reader of all four contact.* events (dedup): `changed` is empty on the others.
     """
 
+    contact_id: int
     changed: list[str] = Field(
         default_factory=list,
         description="What changed: the contact's field names (`first_name`, `company`, …), "
