@@ -87,7 +87,10 @@ async def test_duplicates_page_by_status_with_stable_pagination(
     assert "Scan now" in first.text
     seen = re.findall(r'action="/console/duplicates/(\d+)/dismiss"', first.text)
     assert len(seen) == 50
-    more = re.search(r'href="(/console/duplicates\?status=pending&amp;cursor=[^"]+)"', first.text)
+    more = re.search(
+        r'href="(/console/duplicates\?status=pending&amp;sort=confidence&amp;cursor=[^"]+)"',
+        first.text,
+    )
     assert more is not None
     second = await client.get(more.group(1).replace("&amp;", "&"))
     rest = re.findall(r'action="/console/duplicates/(\d+)/dismiss"', second.text)
@@ -95,6 +98,6 @@ async def test_duplicates_page_by_status_with_stable_pagination(
     assert not set(seen) & set(rest)
     assert "Next page" not in second.text
     dismissed = await client.get("/console/duplicates?status=dismissed")
-    assert dismissed.text.count('class="candidate"') == 1
+    assert dismissed.text.count('class="pair"') == 1
     assert "dismissed (1)" in dismissed.text
     client.cookies.clear()
