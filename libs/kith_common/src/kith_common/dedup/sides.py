@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import and_, func, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kith_common.db.models import (
@@ -114,7 +115,7 @@ async def _addresses(
     rows = await session.execute(
         select(Address.contact_id, Address.line1, Address.city)
         .where(Address.account_id == account_id, Address.contact_id.in_(ids))
-        .distinct(Address.contact_id)
+        .ext(distinct_on(Address.contact_id))
         .order_by(Address.contact_id, Address.id)
     )
     for cid, line1, city in rows.all():
@@ -155,7 +156,7 @@ async def _origins(
             ImportRecord.local_entity_type == "contact",
             ImportRecord.local_entity_id.in_(ids),
         )
-        .distinct(ImportRecord.local_entity_id)
+        .ext(distinct_on(ImportRecord.local_entity_id))
         .order_by(ImportRecord.local_entity_id, ImportRecord.id)
     )
     imported = {cid: (import_id, source) for cid, import_id, source in rows.all()}
