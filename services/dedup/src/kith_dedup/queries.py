@@ -131,9 +131,11 @@ async def read_snapshot(
         kinds = select(ContactFieldType.id).where(ContactFieldType.kind == kind)
         return ContactField.contact_field_type_id.in_(kinds)
 
-    if focus is None:
-        # A full run reads every profile anyway (the evidence needs them): its key lists
-        # come from there instead of a second read.
+    judged = await judged_pairs(session, account_id) if focus is None else frozenset()
+    if focus is None and not judged:
+        # A first full run judges every pair, so it reads every profile (its key lists come
+        # from there instead of a second read). Later ones judge only new pairs: they read
+        # the shared keys below and, after detection, the profiles of those pairs alone.
         profiles = await read_profiles(session, account_id)
         lists = key_lists(profiles)
         return AccountSnapshot(
@@ -142,7 +144,6 @@ async def read_snapshot(
             phone_keys=lists["phone"],
             address_keys=lists["address"],
             profiles=profiles,
-            judged=await judged_pairs(session, account_id),
         )
     return AccountSnapshot(
         names=await read_names(session, account_id) if names is None else NameSets((), (), 0),
@@ -150,6 +151,7 @@ async def read_snapshot(
         phone_keys=await keys(ContactField, of_kind("phone")),
         address_keys=await keys(Address),
         name_pairs=names,
+        judged=judged,
     )
 
 
@@ -540,11 +542,16 @@ async def judged_pairs(session: AsyncSession, account_id: int) -> frozenset[tupl
 
 
 async def save_live_contacts(session: AsyncSession, account_id: int, contacts: int) -> None:
-    """Keep a full run's contact count for the account's incremental runs."""
-    statement = pg_insert(DedupKeyState).values(account_id=account_id, live_contacts=contacts)
+    """Keep a full run's contact count for the account's incremental runs, and its time."""
+    statement = pg_insert(DedupKeyState).values(
+        account_id=account_id, live_contacts=contacts, scanned_at=func.now()
+    )
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=[DedupKeyState.account_id],
-            set_={"live_contacts": statement.excluded.live_contacts},
+            set_={
+                "live_contacts": statement.excluded.live_contacts,
+                "scanned_at": statement.excluded.scanned_at,
+            },
         )
     )

@@ -163,9 +163,10 @@ async def _judge(
 ) -> dict[tuple[int, int], Judgement]:
     """Confidence and evidence of every found pair (kith_dedup.evidence).
 
-    A full run has every profile from its snapshot and counts term frequencies on them; an
-    incremental run reads the profiles of its pairs' contacts and the account-wide counts of
-    their values.
+    A first full run has every profile from its snapshot and counts term frequencies on
+    them. Other runs judge only the pairs not judged yet (a rescan: the few new ones; an
+    incremental run: all of its own), reading those pairs' profiles and the account-wide
+    counts of their values.
     """
     pairs = [(pair, "name_match" in found.reasons) for pair, found in detection.pairs.items()]
     if not pairs:
@@ -173,8 +174,11 @@ async def _judge(
     if snapshot.profiles is not None:
         profiles = snapshot.profiles
         stats = stats_of(profiles)
-        return await asyncio.to_thread(judge_pairs, pairs, profiles, stats, skip=snapshot.judged)
-    ids = sorted({cid for pair in detection.pairs for cid in pair})
+        return await asyncio.to_thread(judge_pairs, pairs, profiles, stats)
+    judged = snapshot.judged
+    ids = sorted({cid for pair in detection.pairs if pair not in judged for cid in pair})
+    if not ids:
+        return {}
     async with sessions() as session:
         await session.connection(
             execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
@@ -182,4 +186,4 @@ async def _judge(
         profiles = await queries.read_profiles(session, account_id, ids)
         stats = await queries.read_stats(session, account_id, profiles)
         await session.rollback()
-    return await asyncio.to_thread(judge_pairs, pairs, profiles, stats)
+    return await asyncio.to_thread(judge_pairs, pairs, profiles, stats, skip=judged)

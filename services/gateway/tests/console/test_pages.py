@@ -101,3 +101,27 @@ async def test_duplicates_page_by_status_with_stable_pagination(
     assert dismissed.text.count('class="pair"') == 1
     assert "dismissed (1)" in dismissed.text
     client.cookies.clear()
+
+
+async def test_scan_now_shows_the_scan_running_until_a_full_scan_has_written(
+    client: httpx.AsyncClient, acct: TestAccount, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await _sign_in(client, acct.tokens["admin"])
+    page = await client.get("/console/duplicates")
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)
+    assert csrf is not None
+    asked = await client.post("/console/duplicates/scan", data={"csrf": csrf.group(1)})
+    assert asked.status_code == 303
+    running = await client.get(asked.headers["location"])
+    assert 'id="scan-running" role="status" data-state="running"' in running.text
+    async with sessions() as session, session.begin():
+        await session.execute(
+            text(
+                "INSERT INTO dedup_key_state (account_id, scanned_at) VALUES (:a, now())"
+                " ON CONFLICT (account_id) DO UPDATE SET scanned_at = now()"
+            ),
+            {"a": acct.id},
+        )
+    done = await client.get(asked.headers["location"])
+    assert 'data-state="done"' in done.text
+    client.cookies.clear()

@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from kith_common.bus import outbox
-from kith_common.db.models import Contact, DuplicateCandidate
+from kith_common.db.models import Contact, DedupKeyState, DuplicateCandidate
 from kith_common.db.models.dedup import CANDIDATE_STATUSES
 from kith_common.errors import Conflict, InvalidInput, NotFound, Permanent
 from kith_common.events.payloads.dedup import CandidateDismissed
@@ -60,6 +60,7 @@ __all__ = [
     "decode_cursor",
     "dismiss_candidate",
     "encode_cursor",
+    "last_full_scan",
     "list_candidates",
     "next_cursor",
 ]
@@ -424,3 +425,10 @@ async def dismiss_candidate(
     )
     await outbox.add(session, DEDUP_CANDIDATE_DISMISSED, envelope)
     return candidate_view((await session.execute(query)).one())
+
+
+async def last_full_scan(session: AsyncSession, account_id: int) -> dt.datetime | None:
+    """When the account's last full scan wrote its results (None: never)."""
+    return await session.scalar(
+        select(DedupKeyState.scanned_at).where(DedupKeyState.account_id == account_id)
+    )

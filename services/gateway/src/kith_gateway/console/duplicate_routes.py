@@ -8,6 +8,7 @@ dismissal returns to the same page (JavaScript removes the card in place instead
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
 from typing import Annotated, Any, get_args
@@ -42,12 +43,17 @@ async def duplicate_list(
     sort: Annotated[str, Query(pattern="^(confidence|score)$")] = "confidence",
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
     scan: Annotated[str | None, Query(max_length=40)] = None,
+    since: Annotated[dt.datetime | None, Query()] = None,
 ) -> Response:
     async def run(v: Visitor) -> Response:
         data, next_cursor = await duplicates.page_rows(
             session, v.user.account_id, status, cursor, DEFAULT_LIMIT, sort=sort
         )
         counts = await duplicates.counts(session, v.user)
+        scanning = None
+        if scan is not None and since is not None:
+            done = await duplicates.scan_finished_since(session, v.user, since)
+            scanning = "done" if done else "running"
         return html(
             "duplicates.html",
             v,
@@ -58,7 +64,7 @@ async def duplicate_list(
             sort=sort,
             statuses=STATUSES,
             counts=counts,
-            scanning=scan is not None,
+            scanning=scanning,
             back=_this_page(request),
         )
 
@@ -68,7 +74,9 @@ async def duplicate_list(
 def _this_page(request: Request) -> str:
     """This list page's path and query, without the scan notice: where a dismissal returns."""
     query = "&".join(
-        f"{k}={quote(v, safe='')}" for k, v in request.query_params.items() if k != "scan"
+        f"{k}={quote(v, safe='')}"
+        for k, v in request.query_params.items()
+        if k not in ("scan", "since")
     )
     return "/console/duplicates" + (f"?{query}" if query else "")
 
@@ -86,8 +94,9 @@ async def scan(
     session: Session, ctx: Context, csrf: Csrf = "", cookie: ConsoleCookie = None
 ) -> Response:
     async def run(v: Visitor) -> Response:
+        since = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
         accepted = await duplicates.scan(session, check_role(v.user, "admin"))
-        return see_other(f"/console/duplicates?scan={accepted.id}")
+        return see_other(f"/console/duplicates?scan={accepted.id}&since={since}")
 
     return await page(session, ctx.settings.encryption_key(), cookie, run, csrf=csrf)
 

@@ -11,6 +11,7 @@ the instance and serialises it in Rust.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, cast
 
 from sqlalchemy import Row
@@ -24,6 +25,7 @@ from kith_common.dedup.candidates import (
     count_candidates,
     decode_cursor,
     dismiss_candidate,
+    last_full_scan,
     next_cursor,
 )
 from kith_common.dedup.sides import ContactSide, side_fields, sides_of
@@ -207,3 +209,11 @@ async def scan(session: AsyncSession, principal: Principal) -> ScanAccepted:
     # The scan has no row of its own: its outcome arrives on /v1/events as
     # `dedup.scan.completed` with scan_id = this id, and shows in the lists.
     return ScanAccepted(id=envelope.id, status_url="/v1/events")
+
+
+async def scan_finished_since(
+    session: AsyncSession, principal: Principal, since: dt.datetime
+) -> bool:
+    """Whether a full scan of the caller's account wrote its results after `since`."""
+    finished = await last_full_scan(session, principal.account_id)
+    return finished is not None and finished >= since

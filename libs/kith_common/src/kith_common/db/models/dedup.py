@@ -168,6 +168,8 @@ class DedupKeyState(EagerDefaults, Timestamps, Base):
     # Live contacts at the account's last full scan: the term frequencies' denominator for
     # its incremental runs (counting 10^5 rows costs more than the rest of such a run).
     live_contacts: Mapped[int | None] = mapped_column(BigInteger)
+    # When the account's last full scan wrote its results (the console's "Scan running…").
+    scanned_at: Mapped[dt.datetime | None]
 
 
 class DedupDirtyContact(Base):

@@ -23,26 +23,41 @@
       .catch(function () { form.submit(); });
   });
 
+  // The page says whether the scan it asked for has finished (data-state). Re-read it when
+  // the stream opens (a quick scan may finish before this page listens), on each
+  // dedup.scan.completed, and on a slow tick should the stream drop.
   var banner = document.getElementById("scan-running");
-  if (!list || !banner || !window.EventSource) { return; }
-  var source = new EventSource("/console/events");
-  source.addEventListener("dedup.scan.completed", function () {
-    source.close();
-    window.kithDuplicates.scans += 1;
-    var url = new URL(window.location.href);
-    url.searchParams.delete("scan");
-    fetch(url.toString(), { credentials: "same-origin", headers: { "Accept": "text/html" } })
+  if (!list || !banner || banner.getAttribute("data-state") !== "running") { return; }
+  var source = window.EventSource ? new EventSource("/console/events") : null;
+  var tick = setInterval(check, 4000);
+  var busy = false;
+
+  function check() {
+    if (busy) { return; }
+    busy = true;
+    fetch(window.location.href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
       .then(function (response) { return response.text(); })
       .then(function (text) {
         var doc = new DOMParser().parseFromString(text, "text/html");
+        var state = doc.getElementById("scan-running");
+        if (!state || state.getAttribute("data-state") !== "done") { return; }
         var fresh = doc.getElementById("duplicates");
         if (fresh) { list.innerHTML = fresh.innerHTML; }
         var bands = doc.getElementById("bands");
         var mine = document.getElementById("bands");
         if (bands && mine) { mine.innerHTML = bands.innerHTML; }
-        banner.textContent = "Scan finished; the list is up to date.";
+        banner.textContent = state.textContent;
         banner.setAttribute("data-state", "done");
-        window.history.replaceState(null, "", url.toString());
-      });
-  });
+        window.kithDuplicates.scans += 1;
+        if (source) { source.close(); }
+        clearInterval(tick);
+      })
+      .catch(function () { /* the next event or tick tries again */ })
+      .then(function () { busy = false; });
+  }
+
+  if (source) {
+    source.addEventListener("open", check);
+    source.addEventListener("dedup.scan.completed", check);
+  }
 }());
