@@ -48,7 +48,7 @@ def test_a_family_sharing_address_and_landline_ranks_below_a_typo_duplicate() ->
     son = Profile("erik berg", frozenset({"erik@y.se"}), frozenset({landline}), frozenset({home}))
     typo_a, typo_b = Profile("jonathan whitfield"), Profile("jonathan whitfeld")
     profiles = {1: mum, 2: son, 3: typo_a, 4: typo_b}
-    judged = judge_pairs([((1, 2), False), ((3, 4), True)], profiles, _stats(profiles))
+    judged, _ = judge_pairs([((1, 2), False), ((3, 4), True)], profiles, _stats(profiles))
     assert name_level(typo_a.name, typo_b.name) == "close"
     assert judged[(3, 4)].confidence > judged[(1, 2)].confidence
     family = json.loads(judged[(1, 2)].evidence)
@@ -63,5 +63,19 @@ def test_a_shared_email_outweighs_a_shared_common_name() -> None:
         2: Profile("kimberly lee-park", emails=frozenset({"k.lee@corp.example"})),
         **{10 + i: Profile("maria garcia") for i in range(40)},
     }
-    judged = judge_pairs([((1, 2), False), ((10, 11), True)], profiles, _stats(profiles))
+    judged, _ = judge_pairs([((1, 2), False), ((10, 11), True)], profiles, _stats(profiles))
     assert judged[(1, 2)].confidence > judged[(10, 11)].confidence
+
+
+def test_a_shared_email_under_another_name_outweighs_a_bare_shared_name() -> None:
+    """Full names collide between people far more often than emails (the fields' agreement
+    rates), even when the account holds the name only twice."""
+    profiles = {
+        1: Profile("jo march", emails=frozenset({"jo@march.example"})),
+        2: Profile("josephine march-bhaer", emails=frozenset({"jo@march.example"})),
+        3: Profile("amy laurence"),
+        4: Profile("amy laurence"),
+    }
+    judged, rates = judge_pairs([((1, 2), False), ((3, 4), True)], profiles, _stats(profiles))
+    assert judged[(1, 2)].confidence > judged[(3, 4)].confidence
+    assert rates["email:agree"] < rates["name:exact"]

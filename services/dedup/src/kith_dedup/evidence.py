@@ -39,13 +39,14 @@ import datetime as dt
 import math
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import chain
 from typing import Final, Literal
 
 from rapidfuzz.distance import OSA
 
 __all__ = [
+    "DEFAULT_RATES",
     "FIELDS",
     "LANDLINE_GIVEN_ADDRESS",
     "MIN_POPULATION",
@@ -55,6 +56,7 @@ __all__ = [
     "Judgement",
     "Model",
     "Profile",
+    "agreement_rates",
     "birthday_key",
     "compare",
     "judge",
@@ -83,6 +85,19 @@ M_PRIORS: Final[Mapping[str, Mapping[str, float]]] = {
 # agreement is nearly as likely for a family as for one person counted twice.
 LANDLINE_GIVEN_ADDRESS: Final = 0.8
 PRIOR_DUPLICATE_SHARE: Final = 0.05
+# Agreement levels whose rate (other contacts a contact agrees with on average, `AGREEING`)
+# floors u, and the rates used until an account's first full scan counted its own (as
+# measured on the benchmark's 100,000-contact account: full names collide far more often
+# than emails).
+DEFAULT_RATES: Final[Mapping[str, float]] = {
+    "name:exact": 1.0,
+    "name:close": 0.3,
+    "name:similar": 1.0,
+    "email:agree": 0.04,
+    "phone:agree": 0.2,
+    "address:agree": 0.15,
+}
+_NO_OTHER_HOLDER: Final = 0.05
 # Frequencies in an account of a few contacts say little about the people at large: the
 # model counts an account as at least this big (a 2-contact account's shared email is as
 # strong as a 1,000-contact account's).
@@ -114,6 +129,7 @@ class AccountStats:
     addresses: Mapping[str, int] = field(default_factory=dict)
     birthdays: Mapping[str, int] = field(default_factory=dict)
     companies: Mapping[str, int] = field(default_factory=dict)
+    rates: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_RATES))
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,10 +194,27 @@ def _share(holders: int, contacts: int) -> float:
     """u of agreeing on a value `holders` contacts hold, the pair's two included.
 
     The pair itself is no evidence that different people share the value: u counts the
-    other holders, (holders − 2) / (contacts − 1), and half a holder when there is none
-    (a value no one else in the account has is rare, not impossible).
+    other holders, (holders − 2) / (contacts − 1), and a twentieth of one when there is
+    none. `weigh` then raises it to the field's own agreement rate (`AGREEING`): a value
+    rarer than the field's average counts as the average, as no field's values are rarer
+    than two random contacts agreeing on it at all.
     """
-    return max(holders - 2, 0.5) / (_population(contacts) - 1)
+    return max(holders - 2, _NO_OTHER_HOLDER) / (_population(contacts) - 1)
+
+
+def agreement_rates(compared: Iterable[tuple[Compared, ...]], contacts: int) -> dict[str, float]:
+    """Per `AGREEING` level, how many other contacts a contact agrees with on average.
+
+    Counted on a full run's candidates, which hold every pair agreeing on a key or with
+    similar names: rate = 2 × pairs at the level / contacts.
+    """
+    counts: Counter[str] = Counter()
+    for c in compared:
+        for f, (level, _) in zip(FIELDS, c, strict=True):
+            if f"{f}:{level}" in DEFAULT_RATES:
+                counts[f"{f}:{level}"] += 1
+    population = _population(contacts)
+    return {key: 2 * counts[key] / population for key in DEFAULT_RATES}
 
 
 # A comparison of one field: (level, u), level "missing" when a side has no value.
@@ -254,8 +287,11 @@ def _weight(m: float, u: float) -> float:
     return max(-_MAX_WEIGHT, min(_MAX_WEIGHT, math.log2(max(m, _FLOOR) / max(u, _FLOOR))))
 
 
-def weigh(compared: tuple[Compared, ...], model: Model) -> Judgement:
-    """The pair's confidence and evidence under `model`."""
+def weigh(
+    compared: tuple[Compared, ...], model: Model, floors: Mapping[str, float] | None = None
+) -> Judgement:
+    """The pair's confidence and evidence under `model`; `floors`: u at least this, by
+    `field:level` (the field's agreement rate, see `_share`)."""
     total = model.prior
     parts = []
     for f, (level, u) in zip(FIELDS, compared, strict=True):
@@ -263,7 +299,8 @@ def weigh(compared: tuple[Compared, ...], model: Model) -> Judgement:
             outcome, w = "missing", 0.0
         else:
             outcome = "disagree" if level in ("disagree", "different") else "agree"
-            w = _weight(model.m[f][level], u)
+            floor = floors.get(f"{f}:{level}", 0.0) if floors else 0.0
+            w = _weight(model.m[f][level], max(u, floor))
         total += w
         parts.append(f'"{f}":{{"outcome":"{outcome}","level":"{level}","weight":{w:.2f}}}')
     confidence = 1.0 / (1.0 + 2.0 ** min(-total, 1000.0))
@@ -274,7 +311,12 @@ def judge(
     a: Profile, b: Profile, stats: AccountStats, name: str | None, crowd: int = 1
 ) -> Judgement:
     """Compare two contacts and weigh the evidence with the prior model."""
-    return weigh(compare(a, b, stats, name, crowd), Model.default(stats.contacts))
+    return weigh(compare(a, b, stats, name, crowd), Model.default(stats.contacts), _floors(stats))
+
+
+def _floors(stats: AccountStats) -> dict[str, float]:
+    population = _population(stats.contacts)
+    return {key: rate / (population - 1) for key, rate in stats.rates.items()}
 
 
 def judge_pairs(
@@ -283,20 +325,19 @@ def judge_pairs(
     stats: AccountStats,
     *,
     skip: Collection[Pair] = (),
-) -> dict[Pair, Judgement]:
+    count_rates: bool = False,
+) -> tuple[dict[Pair, Judgement], dict[str, float]]:
     """Judge every (pair, is-a-name-candidate) whose two profiles are known, but `skip`.
 
     A contact's crowd is its name candidates among `pairs` (skipped ones included): all of
     them in a full run; in an incremental run, exact for the focus contacts and a lower
-    bound for their partners.
+    bound for their partners. `count_rates` (a first full run: `pairs` are all the account's
+    candidates): the agreement rates are counted on them instead of taken from `stats`.
+    Returns the judgements and the rates used.
     """
     pairs = list(pairs)
     crowd = Counter(chain.from_iterable(pair for pair, name in pairs if name))
-    model = Model.default(stats.contacts)
-    # Pairs share few distinct comparisons (levels and term frequencies repeat): weigh and
-    # format each once (a 10^5-pair run: ~5× fewer weighings).
-    weighed: dict[tuple[Compared, ...], Judgement] = {}
-    judged: dict[Pair, Judgement] = {}
+    compared: dict[Pair, tuple[Compared, ...]] = {}
     for pair, name_candidate in pairs:
         if pair in skip:
             continue
@@ -305,12 +346,20 @@ def judge_pairs(
             continue
         same = a.name == b.name and bool(a.name)
         level = name_level(a.name, b.name) if name_candidate or same else None
-        c = compare(a, b, stats, level, max(crowd[pair[0]], crowd[pair[1]], 1))
+        compared[pair] = compare(a, b, stats, level, max(crowd[pair[0]], crowd[pair[1]], 1))
+    if count_rates:
+        stats = replace(stats, rates=agreement_rates(compared.values(), stats.contacts))
+    model, floors = Model.default(stats.contacts), _floors(stats)
+    # Pairs share few distinct comparisons (levels and term frequencies repeat): weigh and
+    # format each once (a 10^5-pair run: ~5× fewer weighings).
+    weighed: dict[tuple[Compared, ...], Judgement] = {}
+    judged: dict[Pair, Judgement] = {}
+    for pair, c in compared.items():
         found = weighed.get(c)
         if found is None:
-            found = weighed[c] = weigh(c, model)
+            found = weighed[c] = weigh(c, model, floors)
         judged[pair] = found
-    return judged
+    return judged, dict(stats.rates)
 
 
 def birthday_key(birthdate: dt.date | None, year_unknown: bool) -> str | None:

@@ -25,7 +25,7 @@ from kith_common.db.models import (
     ImportRecord,
 )
 from kith_dedup.detection import AccountSnapshot, FoundPair, NameSets
-from kith_dedup.evidence import AccountStats, Judgement, Profile
+from kith_dedup.evidence import DEFAULT_RATES, AccountStats, Judgement, Profile
 
 __all__ = [
     "WriteCounts",
@@ -35,9 +35,10 @@ __all__ = [
     "lock_account_runs",
     "read_names",
     "read_profiles",
+    "read_rates",
     "read_snapshot",
     "read_stats",
-    "save_live_contacts",
+    "save_full_run",
     "unlock_account_runs",
     "write_results",
 ]
@@ -478,6 +479,7 @@ async def read_stats(
         addresses=counts["addresses"],
         birthdays=counts["birthdays"],
         companies=counts["companies"],
+        rates=await read_rates(session, account_id),
     )
 
 
@@ -541,17 +543,26 @@ async def judged_pairs(session: AsyncSession, account_id: int) -> frozenset[tupl
     return frozenset(zip(lows, highs, strict=True))
 
 
-async def save_live_contacts(session: AsyncSession, account_id: int, contacts: int) -> None:
-    """Keep a full run's contact count for the account's incremental runs, and its time."""
-    statement = pg_insert(DedupKeyState).values(
-        account_id=account_id, live_contacts=contacts, scanned_at=func.now()
-    )
+async def save_full_run(
+    session: AsyncSession, account_id: int, contacts: int, rates: Mapping[str, float] | None
+) -> None:
+    """Keep a full run's contact count (and the agreement rates it counted, if it did) for
+    the account's later runs, and its time."""
+    values: dict[str, Any] = {"live_contacts": contacts, "scanned_at": func.now()}
+    if rates is not None:
+        values["agreement_rates"] = dict(rates)
+    statement = pg_insert(DedupKeyState).values(account_id=account_id, **values)
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=[DedupKeyState.account_id],
-            set_={
-                "live_contacts": statement.excluded.live_contacts,
-                "scanned_at": statement.excluded.scanned_at,
-            },
+            set_={name: getattr(statement.excluded, name) for name in values},
         )
     )
+
+
+async def read_rates(session: AsyncSession, account_id: int) -> dict[str, float]:
+    """The agreement rates the account's first full run counted (the defaults before)."""
+    saved = await session.scalar(
+        select(DedupKeyState.agreement_rates).where(DedupKeyState.account_id == account_id)
+    )
+    return {**DEFAULT_RATES, **(saved or {})}

@@ -86,7 +86,7 @@ async def run_scan(
             else:
                 detection = await asyncio.to_thread(detect, snapshot, focus)
             await heartbeat()
-            judged = await _judge(sessions, request.account_id, snapshot, detection)
+            judged, rates = await _judge(sessions, request.account_id, snapshot, detection)
             await heartbeat()
             async with unit_of_work() as session:
                 counts = await queries.write_results(
@@ -98,8 +98,8 @@ async def run_scan(
                     rejudge=request.contact_ids is not None,
                 )
                 if focus is None:
-                    await queries.save_live_contacts(
-                        session, request.account_id, snapshot.names.contacts
+                    await queries.save_full_run(
+                        session, request.account_id, snapshot.names.contacts, rates
                     )
                 considered = len(focus) if focus is not None else snapshot.names.contacts
                 result = DedupScanCompleted(
@@ -160,25 +160,25 @@ async def _judge(
     account_id: int,
     snapshot: AccountSnapshot,
     detection: Detection,
-) -> dict[tuple[int, int], Judgement]:
+) -> tuple[dict[tuple[int, int], Judgement], dict[str, float] | None]:
     """Confidence and evidence of every found pair (kith_dedup.evidence).
 
-    A first full run has every profile from its snapshot and counts term frequencies on
-    them. Other runs judge only the pairs not judged yet (a rescan: the few new ones; an
-    incremental run: all of its own), reading those pairs' profiles and the account-wide
-    counts of their values.
+    A first full run has every profile from its snapshot and counts term frequencies and
+    agreement rates on them (the rates are returned, to be kept). Other runs judge only the
+    pairs not judged yet (a rescan: the few new ones; an incremental run: all of its own),
+    reading those pairs' profiles and the account-wide counts of their values.
     """
     pairs = [(pair, "name_match" in found.reasons) for pair, found in detection.pairs.items()]
     if not pairs:
-        return {}
+        return {}, None
     if snapshot.profiles is not None:
         profiles = snapshot.profiles
         stats = stats_of(profiles)
-        return await asyncio.to_thread(judge_pairs, pairs, profiles, stats)
+        return await asyncio.to_thread(judge_pairs, pairs, profiles, stats, count_rates=True)
     judged = snapshot.judged
     ids = sorted({cid for pair in detection.pairs if pair not in judged for cid in pair})
     if not ids:
-        return {}
+        return {}, None
     async with sessions() as session:
         await session.connection(
             execution_options={"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
@@ -186,4 +186,5 @@ async def _judge(
         profiles = await queries.read_profiles(session, account_id, ids)
         stats = await queries.read_stats(session, account_id, profiles)
         await session.rollback()
-    return await asyncio.to_thread(judge_pairs, pairs, profiles, stats, skip=judged)
+    found, _ = await asyncio.to_thread(judge_pairs, pairs, profiles, stats, skip=judged)
+    return found, None

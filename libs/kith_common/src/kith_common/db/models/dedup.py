@@ -168,6 +168,9 @@ class DedupKeyState(EagerDefaults, Timestamps, Base):
     # Live contacts at the account's last full scan: the term frequencies' denominator for
     # its incremental runs (counting 10^5 rows costs more than the rest of such a run).
     live_contacts: Mapped[int | None] = mapped_column(BigInteger)
+    # How many other contacts a contact agrees with per name/email/phone/address level, as
+    # the account's first full scan counted them: the floor of u (kith_dedup.evidence).
+    agreement_rates: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     # When the account's last full scan wrote its results (the console's "Scan running…").
     scanned_at: Mapped[dt.datetime | None]
 

@@ -7,8 +7,8 @@ Create Date: 2026-12-07
 - duplicate_candidates.confidence (0–1, default 0) and evidence (jsonb, NULL until a run
   judges the pair), with the (account_id, status, confidence DESC, id) index of the review
   list's default order;
-- dedup_key_state.live_contacts and scanned_at: the account's size at its last full scan,
-  and when that scan wrote its results;
+- dedup_key_state.live_contacts, agreement_rates and scanned_at: the account's size at its
+  last full scan, its fields' agreement rates, and when that scan wrote its results;
 - dedup_dirty_contacts: contacts changed through the API, waiting for a coalesced
   incremental scan;
 - contacts (account_id, lower(btrim(display_name))) for live contacts: the exact-name term
@@ -43,6 +43,10 @@ def upgrade() -> None:
     )
     op.add_column("dedup_key_state", sa.Column("live_contacts", sa.BigInteger(), nullable=True))
     op.add_column(
+        "dedup_key_state",
+        sa.Column("agreement_rates", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+    )
+    op.add_column(
         "dedup_key_state", sa.Column("scanned_at", sa.DateTime(timezone=True), nullable=True)
     )
     op.create_table(
@@ -72,6 +76,7 @@ def downgrade() -> None:
     op.drop_index("ix_contacts_account_id_lower_display_name", table_name="contacts")
     op.drop_table("dedup_dirty_contacts")
     op.drop_column("dedup_key_state", "scanned_at")
+    op.drop_column("dedup_key_state", "agreement_rates")
     op.drop_column("dedup_key_state", "live_contacts")
     op.drop_index(
         "ix_duplicate_candidates_account_id_status_confidence_id",
