@@ -13,6 +13,19 @@ one perturbation, recorded as ground truth:
 
 Rows are written with COPY, values and keys through `contact_fields.prepare` like every
 write path. Truth pairs with a soft-deleted side must not be found.
+
+`hard=True` (the default since issue 18; `hard=False` is the generator above, unchanged)
+adds what makes ranking hard, and makes the duplicates look like the ones people make:
+
+- common names: 3 % of people take their name from a small pool (one name per 150
+  contacts), so many different people share an exact name;
+- households share the address *and*, half of them, a landline (one number on every
+  member), members keep the family name and have their own emails and mobiles;
+- a duplicate keeps its person's name or a variant of it (case, initial, swapped order)
+  in email_case, phone_layout and address_spacing; name_typo keeps nothing else, as before;
+- two_emails: the same person twice with a different email each (same name, nothing
+  shared but the name);
+- alias: a wholly different name sharing one email (the case only the email can tell).
 """
 
 from __future__ import annotations
@@ -39,6 +52,7 @@ REGIONS = {
     "ja_JP": "JP",
 }
 PERTURBATIONS = ("name_typo", "email_case", "phone_layout", "address_spacing", "exact_copy")
+HARD_PERTURBATIONS = (*PERTURBATIONS, "two_emails", "alias")
 GARBAGE = ["+", "()", "N/A", "-", "x", "000"]
 LAYOUTS = (
     phonenumbers.PhoneNumberFormat.E164,
@@ -77,14 +91,32 @@ def _layout(value: str, region: str, rng: random.Random) -> str:
     return phonenumbers.format_number(number, rng.choice(LAYOUTS))
 
 
-def generate(count: int, seed: int = 42) -> Generated:
+def _variant(name: str, rng: random.Random) -> str:
+    """The same person's name as someone might type it again."""
+    words = name.split(" ")
+    pick = rng.random()
+    if pick < 0.5 or len(words) < 2:
+        return name
+    if pick < 0.7:
+        return name.upper() if rng.random() < 0.5 else name.lower()
+    if pick < 0.85:
+        return f"{words[0][0]}. {' '.join(words[1:])}"
+    return f"{' '.join(words[1:])} {words[0]}"
+
+
+def generate(count: int, seed: int = 42, *, hard: bool = True) -> Generated:
     rng = random.Random(seed)
     fakers = {loc: Faker(loc) for loc in LOCALES}
     for n, fk in enumerate(fakers.values()):
         fk.seed_instance(seed + n)
     people: list[Person] = []
     truth: list[tuple[int, int, str]] = []
-    households: list[tuple[str, tuple[str, str]]] = []
+    households: list[tuple[str, tuple[str, str], tuple[str, str] | None]] = []
+    common: list[str] = []
+    if hard:
+        for _ in range(max(10, count // 150)):
+            fk = fakers[rng.choice(LOCALES)]
+            common.append(f"{fk.first_name()} {fk.last_name()}")
 
     def new_person() -> Person:
         loc = rng.choice(LOCALES)
@@ -106,25 +138,52 @@ def generate(count: int, seed: int = 42) -> Generated:
                 if phonenumbers.is_valid_number(parsed):
                     person.phones.append((raw, region))
                     break
+        if hard and rng.random() < 0.03:
+            person.name = rng.choice(common)
         if rng.random() < 0.6:
             if households and rng.random() < 0.1:
-                last, address = rng.choice(households)
+                last, address, landline = rng.choice(households)
                 person.name = f"{fk.first_name()} {last}"
                 person.address = address
+                if landline is not None:
+                    person.phones.append(landline)
             else:
                 person.address = (fk.street_address(), fk.postcode())
-                households.append((person.name.split(" ")[-1], person.address))
+                landline = None
+                if hard and rng.random() < 0.5:
+                    landline = _landline(fk, region)
+                    if landline is not None:
+                        person.phones.append(landline)
+                households.append((person.name.split(" ")[-1], person.address, landline))
         return person
+
+    def _landline(fk: Faker, region: str) -> tuple[str, str] | None:
+        for _attempt in range(5):
+            raw = fk.phone_number()
+            try:
+                if phonenumbers.is_valid_number(phonenumbers.parse(raw, region)):
+                    return (raw, region)
+            except phonenumbers.NumberParseException:
+                continue
+        return None
 
     while len(people) < count:
         original = new_person()
         people.append(original)
         if rng.random() >= 0.05 or len(people) >= count:
             continue
-        kind = rng.choice(PERTURBATIONS)
+        kind = rng.choice(HARD_PERTURBATIONS if hard else PERTURBATIONS)
         dup = new_person()
         dup.emails, dup.phones, dup.address = [], [], None
-        if kind == "name_typo":
+        if hard and kind in ("email_case", "phone_layout", "address_spacing"):
+            dup.name = _variant(original.name, rng)
+        if kind == "two_emails":
+            dup.name = original.name
+            fk = fakers[rng.choice(LOCALES)]
+            dup.emails = [f"{fk.user_name()}{rng.randrange(1000)}@{fk.free_email_domain()}"]
+        elif kind == "alias" and original.emails:
+            dup.emails = [rng.choice(original.emails)]
+        elif kind == "name_typo":
             dup.name = _typo(original.name, rng)
         elif kind == "email_case" and original.emails:
             email = rng.choice(original.emails)

@@ -8,6 +8,14 @@ Run by hand (never collected by pytest), against a scratch database:
 
 Each size gets a fresh account; results print as Markdown rows for docs/performance.md.
 Needs Faker (`uv pip install faker`, the `bench` extra of kith-dedup).
+
+After each full scan, one line per order of the review list (issue 18):
+`ranking order=<confidence|score> contacts=<N> precision_at_50=<x> precision_at_500=<x>
+average_precision=<x> recall=<x>`: precision at k over the pending list in the API's order
+(confidence DESC, id or score DESC, id), average precision over the whole list (each truth
+pair found counts the precision at its rank; divided by all live truth pairs), and recall of
+the candidate set, all against the generator's truth. `--generator classic` replays the
+generator before issue 18; `--edit N` times the incremental scan after one contact edit.
 """
 
 from __future__ import annotations
@@ -85,9 +93,9 @@ async def new_account(sessions: Any) -> int:
 
 
 async def seed_account(
-    url: str, sessions: Any, size: int, seed: int
+    url: str, sessions: Any, size: int, seed: int, *, hard: bool = True
 ) -> tuple[int, list[int], Generated]:
-    data = generate(size, seed)
+    data = generate(size, seed, hard=hard)
     account_id = await new_account(sessions)
     conn = await asyncpg.connect(asyncpg_url(url))
     try:
@@ -101,7 +109,10 @@ async def seed_account(
 
 
 async def our_scan(
-    sessions: Any, account_id: int, import_id: int | None = None
+    sessions: Any,
+    account_id: int,
+    import_id: int | None = None,
+    contact_ids: tuple[int, ...] | None = None,
 ) -> tuple[Any, float]:
     @contextlib.asynccontextmanager
     async def unit_of_work() -> AsyncIterator[Any]:
@@ -112,7 +123,8 @@ async def our_scan(
     async def nothing(*_: Any) -> None:
         return None
 
-    request = ScanRequest(uuid.uuid4(), account_id, "api", import_id)
+    trigger = "contact_change" if contact_ids else "api"
+    request = ScanRequest(uuid.uuid4(), account_id, trigger, import_id, contact_ids)
     started = time.perf_counter()
     result = await run_scan(
         request, sessions=sessions, unit_of_work=unit_of_work, heartbeat=nothing, publish=nothing
@@ -151,6 +163,48 @@ def recall(
         f"{k} {hit[k]}/{per[k]}" for k in sorted(per)
     )
     return text, deleted_found
+
+
+def live_truth(data: Generated, ids: list[int]) -> dict[tuple[int, int], str]:
+    """Truth pairs with both sides live, as (low id, high id) → perturbation."""
+    return {
+        (min(ids[a], ids[b]), max(ids[a], ids[b])): kind
+        for a, b, kind in data.truth
+        if not data.people[a].deleted and not data.people[b].deleted
+    }
+
+
+async def ranking(url: str, account_id: int, truth: dict[tuple[int, int], str], size: int) -> None:
+    """Print the two `ranking` lines: the pending list in each order against the truth."""
+    conn = await asyncpg.connect(asyncpg_url(url))
+    try:
+        for order, key in (("confidence", "confidence DESC, id"), ("score", "score DESC, id")):
+            rows = await conn.fetch(
+                "SELECT contact_id, duplicate_contact_id FROM duplicate_candidates"
+                f" WHERE account_id = $1 AND status = 'pending' ORDER BY {key}",
+                account_id,
+            )
+            hits = [(r[0], r[1]) in truth for r in rows]
+            found = sum(hits)
+            seen = 0
+            precision_sum = 0.0
+            for rank, hit in enumerate(hits, 1):
+                if hit:
+                    seen += 1
+                    precision_sum += seen / rank
+            print(
+                f"ranking order={order} contacts={size}"
+                f" precision_at_50={sum(hits[:50]) / max(min(50, len(hits)), 1):.3f}"
+                f" precision_at_500={sum(hits[:500]) / max(min(500, len(hits)), 1):.3f}"
+                f" average_precision={precision_sum / max(len(truth), 1):.3f}"
+                f" recall={found / max(len(truth), 1):.3f}",
+                flush=True,
+            )
+            if order == "confidence":
+                missed = Counter(truth[(r[0], r[1])] for r in rows[500:] if (r[0], r[1]) in truth)
+                print(f"#   truth ranked below 500 by kind: {dict(missed)}", flush=True)
+    finally:
+        await conn.close()
 
 
 async def signal_truth(sessions: Any, account_id: int, data: Generated, ids: list[int]) -> int:
@@ -209,14 +263,19 @@ async def main() -> None:
     parser.add_argument("--original", type=int, nargs="*", default=[])
     parser.add_argument("--original-timeout", type=int, default=900)
     parser.add_argument("--incremental", type=int, nargs="*", default=[])
+    parser.add_argument("--edit", type=int, nargs="*", default=[])
+    parser.add_argument("--generator", choices=("hard", "classic"), default="hard")
     args = parser.parse_args()
+    hard = args.generator == "hard"
     await migrate(args.database_url)
     engine = create_engine(args.database_url)
     sessions = session_factory(engine)
     scanned: dict[int, int] = {}  # size → account already seeded and fully scanned
     try:
         for size in sorted(set(args.full) | set(args.original)):
-            account_id, ids, data = await seed_account(args.database_url, sessions, size, seed=size)
+            account_id, ids, data = await seed_account(
+                args.database_url, sessions, size, seed=size, hard=hard
+            )
             scanned[size] = account_id
             cpu0 = resource.getrusage(resource.RUSAGE_SELF)
             result, wall = await our_scan(sessions, account_id)
@@ -238,6 +297,7 @@ async def main() -> None:
                     {"a": account_id},
                 )
                 scores = Counter({int(b): int(c) for b, c in rows})
+            await ranking(args.database_url, account_id, live_truth(data, ids), size)
             _, rescan_wall = await our_scan(sessions, account_id)  # pairs all known now
             print(
                 f"| ours full | {size:,} | {wall:.1f} s (rescan {rescan_wall:.1f} s) "
@@ -261,7 +321,7 @@ async def main() -> None:
             else:
                 account_id, _, _ = await seed_account(args.database_url, sessions, size, seed=size)
                 await our_scan(sessions, account_id)
-            more = generate(1000, seed=size + 1)
+            more = generate(1000, seed=size + 1, hard=hard)
             conn = await asyncpg.connect(asyncpg_url(args.database_url))
             try:
                 import_id = await conn.fetchval(
@@ -298,6 +358,36 @@ async def main() -> None:
                 f"| ours incremental | 1,000 into {size:,} | {wall:.2f} s | CPU {cpu:.2f} s "
                 f"| considered {result.contacts_considered} | pairs {result.pairs_found} "
                 f"| new {result.new_candidates} |",
+                flush=True,
+            )
+        for size in args.edit:
+            if size in scanned:
+                account_id = scanned[size]
+            else:
+                account_id, _, _ = await seed_account(
+                    args.database_url, sessions, size, seed=size, hard=hard
+                )
+                await our_scan(sessions, account_id)
+            conn = await asyncpg.connect(asyncpg_url(args.database_url))
+            try:
+                edited = await conn.fetchval(
+                    "SELECT id FROM contacts WHERE account_id = $1 AND deleted_at IS NULL"
+                    " ORDER BY id OFFSET 4321 LIMIT 1",
+                    account_id,
+                )
+                await conn.execute(
+                    "UPDATE contacts SET display_name = display_name || 'e' WHERE id = $1", edited
+                )
+            finally:
+                await conn.close()
+            walls = []
+            for _ in range(5):
+                result, wall = await our_scan(sessions, account_id, contact_ids=(edited,))
+                walls.append(wall)
+            print(
+                f"| ours incremental, one contact.updated | {size:,} "
+                f"| {', '.join(f'{w * 1000:.0f} ms' for w in walls)} "
+                f"| pairs {result.pairs_found} |",
                 flush=True,
             )
     finally:

@@ -220,10 +220,17 @@ def _what_if_step(contacts: int) -> None:
     """Experiment only: let every crawl step cover `contacts` contacts instead of importer.md
     §7.0's ≤ 10 (and auto-merge half as many pairs), to measure what that rule costs. The
     crawl modules import the constant by value, so each copy is replaced."""
-    from kith_importer import backfill, crawl, phases
+    import pkgutil
+    from importlib import import_module
 
-    crawl.CHUNK = backfill.CHUNK = phases.CHUNK = contacts  # type: ignore[misc]
-    phases.PAIRS_PER_STEP = contacts // 2
+    from kith_importer import crawl, phases
+
+    crawl.CHUNK = contacts  # type: ignore[misc]
+    for info in pkgutil.iter_modules(phases.__path__):
+        module = import_module(f"{phases.__name__}.{info.name}")
+        if hasattr(module, "CHUNK"):
+            module.CHUNK = contacts
+    phases.auto_merge.PAIRS_PER_STEP = contacts // 2
 
 
 def _profiler(path: str | None):  # type: ignore[no-untyped-def]

@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
+
 from kith_common.testing.fake_monica import FakeMonica, FakeMonicaServer, generate
 from kith_common.testing.inprocess import InProcessStack
 from kith_gateway.testing import make_account
@@ -21,7 +23,7 @@ KITH = str(Path(sys.executable).with_name("kith"))
 
 
 def _kith(
-    stack: InProcessStack, token: str, *argv: str, timeout: float = 180
+    stack: InProcessStack, token: str, *argv: str, timeout: float = 180, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
@@ -31,7 +33,13 @@ def _kith(
         "NO_COLOR": "1",
     }
     return subprocess.run(
-        [KITH, *argv], env=env, capture_output=True, text=True, timeout=timeout, check=False
+        [KITH, *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+        input=stdin,
     )
 
 
@@ -74,6 +82,26 @@ def test_monica_import_runs_to_100_percent_then_duplicates_and_reset(
     listed = _kith(stack, token, "duplicates", "list", "--all")
     assert listed.returncode == 0, listed.stderr
     assert "pending duplicates" in listed.stdout
+
+    scanned = _kith(stack, token, "duplicates", "scan")
+    assert scanned.returncode == 0, scanned.stderr
+    assert "scan completed:" in scanned.stdout
+    auth = {"Authorization": f"Bearer {token}"}
+    pairs = httpx.get(f"{stack.base_url}/v1/duplicates", headers=auth).json()["data"]
+    assert len(pairs) >= 2
+    dismissed = _kith(stack, token, "duplicates", "dismiss", str(pairs[1]["id"]))
+    assert dismissed.returncode == 0, dismissed.stderr
+    assert "not duplicates" in dismissed.stdout
+    keep, lose = pairs[0]["contact"]["id"], pairs[0]["duplicate_contact"]["id"]
+    declined = _kith(stack, token, "duplicates", "merge", str(keep), str(lose), stdin="n\n")
+    assert declined.returncode == 1
+    assert "will be merged into" in declined.stdout  # the preview came first
+    merged = _kith(stack, token, "duplicates", "merge", str(keep), str(lose), stdin="y\n")
+    assert merged.returncode == 0, merged.stderr
+    assert f"contact {lose} is now part of contact {keep}" in merged.stdout
+    counts = httpx.get(f"{stack.base_url}/v1/duplicates/counts", headers=auth).json()
+    assert counts["dismissed"] == 1
+    assert counts["merged"] == 1
 
     refused = _kith(stack, account.tokens["viewer"], "reset", "--confirm", "RESET")
     assert refused.returncode == 2

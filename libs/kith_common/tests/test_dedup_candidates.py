@@ -69,7 +69,7 @@ async def test_default_lists_pending_only_with_both_summaries(seed: Seeder) -> N
         x, y = await other.many_named(["Other One", "Other Two"])
         await candidate(other, x, y, "0.99")
     async with seed.session.begin():
-        page = await list_candidates(seed.session, seed.account_id)
+        page = await list_candidates(seed.session, seed.account_id, sort="score")
         dismissed = await list_candidates(seed.session, seed.account_id, status="dismissed")
     assert [v.id for v in page.data] == [pending]
     view = page.data[0]
@@ -89,7 +89,9 @@ async def test_pages_cover_every_row_once_despite_changes_between_requests(seed:
     pages = 0
     while True:
         async with seed.session.begin():
-            page = await list_candidates(seed.session, seed.account_id, limit=10, cursor=cursor)
+            page = await list_candidates(
+                seed.session, seed.account_id, limit=10, cursor=cursor, sort="score"
+            )
             if pages == 1:
                 # between requests: a dismissal and a new, higher pair
                 await dismiss_candidate(

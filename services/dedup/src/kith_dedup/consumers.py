@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from kith_common.bus.consumers import ConsumerSpec
 from kith_common.events.subjects import (
+    CONTACT_CHANGES,
     CONTACTS_MERGE,
     DEDUP_SCAN,
     IMPORT_COMPLETED,
@@ -12,7 +13,7 @@ from kith_common.events.subjects import (
     STREAM_EVT,
 )
 
-__all__ = ["IMPORT_SCAN", "MERGE", "RENORMALIZE", "SCAN"]
+__all__ = ["CONTACT_SCAN", "IMPORT_SCAN", "MERGE", "RENORMALIZE", "SCAN"]
 
 # Scans and the backfill are long: they open their own fenced transactions, and the wrapper
 # keeps the message alive with in_progress acks (also while waiting for the account's lock).
@@ -35,6 +36,16 @@ IMPORT_SCAN = ConsumerSpec(
     nack_delays=(5.0, 30.0, 120.0, 600.0),
     long_running=True,
     description="Incremental duplicate scan of the contacts an import wrote.",
+)
+CONTACT_SCAN = ConsumerSpec(
+    durable="dedup-contact-scan",
+    subject=CONTACT_CHANGES,
+    stream=STREAM_EVT,
+    max_deliver=5,
+    ack_wait=30.0,
+    nack_delays=(1.0, 5.0, 30.0, 120.0),
+    long_running=True,
+    description="Record contacts changed through the API for a coalesced incremental scan.",
 )
 MERGE = ConsumerSpec(
     durable="dedup-merge",

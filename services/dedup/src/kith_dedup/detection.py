@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import struct
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from typing import Final
 
+from kith_dedup.evidence import Profile
 from kith_dedup.names import NameSets, similar_pairs
 
 __all__ = [
@@ -62,6 +63,13 @@ class AccountSnapshot:
     email_keys: Sequence[tuple[int, str]] = ()
     phone_keys: Sequence[tuple[int, str]] = ()
     address_keys: Sequence[tuple[int, str]] = ()
+    # The focus set's name pairs when already found on the database's trigram index (a small
+    # incremental run; `names` is then empty), and every live contact's comparable values
+    # when the read had them (a full run), and the pairs already judged (a full run skips
+    # them: it never rewrites their evidence).
+    name_pairs: Mapping[Pair, float] | None = None
+    profiles: Mapping[int, Profile] | None = None
+    judged: frozenset[Pair] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +174,10 @@ def detect(snapshot: AccountSnapshot, focus: Iterable[int] | None = None) -> Det
     """All scored pairs of the snapshot (full), or those touching `focus` (incremental)."""
     detection = Detection()
     focus_set = set(focus) if focus is not None else None
-    names = name_pairs(snapshot.names, focus_set, detection)
+    if snapshot.name_pairs is not None:
+        names = dict(snapshot.name_pairs)
+    else:
+        names = name_pairs(snapshot.names, focus_set, detection)
     by_signal = {
         "email_match": _key_pairs(snapshot.email_keys, focus_set, detection),
         "phone_match": _key_pairs(snapshot.phone_keys, focus_set, detection),

@@ -8,7 +8,13 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kith_common.db.models import DuplicateCandidate, Import, ImportRecord, Outbox
+from kith_common.db.models import (
+    DedupKeyState,
+    DuplicateCandidate,
+    Import,
+    ImportRecord,
+    Outbox,
+)
 from kith_common.dedup.testing import Seeder
 from kith_common.events.payloads.dedup import ScanDuplicates
 from kith_common.events.payloads.imports import ImportCompleted, ImportCounts, ImportOptions
@@ -64,6 +70,11 @@ async def test_scan_command_writes_pairs_and_reports_counts(
     assert data["pairs_by_signal"]["name_match"] == 1
     assert data["duration_ms"] >= 0
     assert len(await pending(session_factory, seed.account_id)) == 1
+    async with session_factory() as session:
+        state = await session.get(DedupKeyState, seed.account_id)
+    assert state is not None
+    assert state.scanned_at is not None  # the console's "Scan running…" ends on it
+    assert state.live_contacts == 2
 
 
 async def test_older_generation_scan_command_writes_nothing(

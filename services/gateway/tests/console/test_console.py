@@ -46,9 +46,16 @@ async def test_sign_in_browse_and_dismiss_with_csrf(
         candidate = await session.scalar(
             text(
                 "INSERT INTO duplicate_candidates (account_id, contact_id, duplicate_contact_id,"
-                " score, reasons) VALUES (:acc, :a, :b, 0.9, ARRAY['name_match']) RETURNING id"
+                " score, reasons, confidence, evidence) VALUES (:acc, :a, :b, 0.9,"
+                " ARRAY['name_match'], 0.4, CAST(:ev AS jsonb)) RETURNING id"
             ),
-            {"acc": acct.id, "a": min(a, b), "b": max(a, b)},
+            {
+                "acc": acct.id,
+                "a": min(a, b),
+                "b": max(a, b),
+                "ev": '{"name": {"outcome": "agree", "level": "close", "weight": 9.1},'
+                ' "phone": {"outcome": "missing", "level": "missing", "weight": 0.0}}',
+            },
         )
 
     signed = await _sign_in(client, acct.tokens["editor"])
@@ -63,16 +70,21 @@ async def test_sign_in_browse_and_dismiss_with_csrf(
     assert "Zoë" in listing.text
     detail = await client.get(f"/console/contacts/{a}")
     assert "+12025550143" in detail.text
+    assert "Possible duplicates of this contact" in detail.text
+    assert f'action="/console/duplicates/{candidate}/dismiss"' in detail.text
     assert (await client.get(f"/console/contacts/{foreign}")).status_code == 404
 
     page = await client.get("/console/duplicates")
     assert "Not a duplicate" in page.text
     forged = await client.post(f"/console/duplicates/{candidate}/dismiss", data={"csrf": "0" * 64})
     assert forged.status_code == 403
+    assert "✓ same" in page.text  # the names agree (evidence shown side by side)
+    back = "/console/duplicates?status=pending&sort=confidence&cursor=abc"
     done = await client.post(
-        f"/console/duplicates/{candidate}/dismiss", data={"csrf": _csrf(page.text)}
+        f"/console/duplicates/{candidate}/dismiss", data={"csrf": _csrf(page.text), "back": back}
     )
     assert done.status_code == 303
+    assert done.headers["location"] == back  # the list keeps its position
     counts = (await client.get("/v1/duplicates/counts", headers=h)).json()
     assert counts["dismissed"] == 1
     client.cookies.clear()

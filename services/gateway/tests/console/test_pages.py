@@ -87,7 +87,10 @@ async def test_duplicates_page_by_status_with_stable_pagination(
     assert "Scan now" in first.text
     seen = re.findall(r'action="/console/duplicates/(\d+)/dismiss"', first.text)
     assert len(seen) == 50
-    more = re.search(r'href="(/console/duplicates\?status=pending&amp;cursor=[^"]+)"', first.text)
+    more = re.search(
+        r'href="(/console/duplicates\?status=pending&amp;sort=confidence&amp;cursor=[^"]+)"',
+        first.text,
+    )
     assert more is not None
     second = await client.get(more.group(1).replace("&amp;", "&"))
     rest = re.findall(r'action="/console/duplicates/(\d+)/dismiss"', second.text)
@@ -95,7 +98,7 @@ async def test_duplicates_page_by_status_with_stable_pagination(
     assert not set(seen) & set(rest)
     assert "Next page" not in second.text
     dismissed = await client.get("/console/duplicates?status=dismissed")
-    assert dismissed.text.count('class="candidate"') == 1
+    assert dismissed.text.count('class="pair"') == 1
     assert "dismissed (1)" in dismissed.text
     client.cookies.clear()
 
@@ -121,4 +124,28 @@ async def test_import_detail_shows_the_time_left(
     detail = await client.get(f"/console/imports/{import_id}")
     assert '<span id="import-eta">about 20 s left (7 of 25 requests)</span>' in detail.text
     assert "300 of 910" in detail.text
+    client.cookies.clear()
+
+
+async def test_scan_now_shows_the_scan_running_until_a_full_scan_has_written(
+    client: httpx.AsyncClient, acct: TestAccount, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await _sign_in(client, acct.tokens["admin"])
+    page = await client.get("/console/duplicates")
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)
+    assert csrf is not None
+    asked = await client.post("/console/duplicates/scan", data={"csrf": csrf.group(1)})
+    assert asked.status_code == 303
+    running = await client.get(asked.headers["location"])
+    assert 'id="scan-running" role="status" data-state="running"' in running.text
+    async with sessions() as session, session.begin():
+        await session.execute(
+            text(
+                "INSERT INTO dedup_key_state (account_id, scanned_at) VALUES (:a, now())"
+                " ON CONFLICT (account_id) DO UPDATE SET scanned_at = now()"
+            ),
+            {"a": acct.id},
+        )
+    done = await client.get(asked.headers["location"])
+    assert 'data-state="done"' in done.text
     client.cookies.clear()

@@ -74,14 +74,15 @@ async def test_duplicate_pages_survive_inserts_and_deletes(
                 await session.scalar(
                     text(
                         "INSERT INTO duplicate_candidates (account_id, contact_id,"
-                        " duplicate_contact_id, score, reasons) VALUES (:acc, :a, :b, :s,"
-                        " ARRAY['name_match']) RETURNING id"
+                        " duplicate_contact_id, score, reasons, confidence) VALUES (:acc, :a,"
+                        " :b, :s, ARRAY['name_match'], :c) RETURNING id"
                     ),
                     {
                         "acc": acct.id,
                         "a": a,
                         "b": b,
                         "s": Decimal(rng.choice(["0.5", "0.7", "0.9"])),
+                        "c": rng.choice([0.013, 0.5, 0.999]),
                     },
                 )
             )

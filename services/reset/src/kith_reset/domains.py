@@ -88,7 +88,11 @@ DOMAINS: tuple[Domain, ...] = (
         "domains",
         _steps("import_staging", "import_records", "import_connection_checks", "imports"),
     ),
-    Domain("dedup", "domains", _steps("duplicate_candidates", "contact_merges", "dedup_key_state")),
+    Domain(
+        "dedup",
+        "domains",
+        _steps("duplicate_candidates", "contact_merges", "dedup_key_state", "dedup_dirty_contacts"),
+    ),
     Domain("media", "domains", _steps("photos", "documents")),
     Domain("notes", "domains", _steps("notes")),
     Domain("conversations", "domains", _steps("messages", "conversations")),

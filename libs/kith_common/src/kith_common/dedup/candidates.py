@@ -1,9 +1,12 @@
 """Duplicate candidates for the gateway: listing, counts, a contact's pairs, dismissal (§4).
 
 Every read is scoped to one account. A pending pair is shown only while both contacts are
-live, even before a run marks it obsolete. Pages are keyset pages on (status, score DESC, id),
-the order of the (account_id, status, score DESC, id) index; score and reasons are never
-rewritten while a row is pending, so a row present for a whole walk appears exactly once.
+live, even before a run marks it obsolete. Pages are keyset pages in one of two orders, each
+an index's order: `confidence` (the default since issue 18: confidence DESC, id) and `score`
+(the seed's: score DESC, id). Score and reasons are never rewritten while a row is pending;
+confidence only when one of the pair's contacts is changed (the dedup service judges the
+pair again), so a row present for a whole walk, with both contacts untouched, appears
+exactly once.
 """
 
 from __future__ import annotations
@@ -17,12 +20,23 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Row, and_, func, or_, select, union, union_all, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    and_,
+    case,
+    func,
+    or_,
+    select,
+    union,
+    union_all,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from kith_common.bus import outbox
-from kith_common.db.models import Contact, DuplicateCandidate
+from kith_common.db.models import Contact, DedupKeyState, DuplicateCandidate
 from kith_common.db.models.dedup import CANDIDATE_STATUSES
 from kith_common.errors import Conflict, InvalidInput, NotFound, Permanent
 from kith_common.events.payloads.dedup import CandidateDismissed
@@ -30,8 +44,10 @@ from kith_common.events.registry import build_envelope
 from kith_common.events.subjects import DEDUP_CANDIDATE_DISMISSED
 
 __all__ = [
+    "BANDS",
     "DEFAULT_LIMIT",
     "MAX_LIMIT",
+    "SORTS",
     "BadCursor",
     "CandidatePage",
     "CandidateView",
@@ -39,15 +55,21 @@ __all__ = [
     "candidate_rows",
     "candidate_view",
     "contact_candidates",
+    "count_bands",
     "count_candidates",
     "decode_cursor",
     "dismiss_candidate",
     "encode_cursor",
+    "last_full_scan",
     "list_candidates",
+    "next_cursor",
 ]
 
 DEFAULT_LIMIT: Final = 50
 MAX_LIMIT: Final = 200
+SORTS: Final = ("confidence", "score")
+# Confidence bands of the counts: (name, lowest confidence in it), highest first.
+BANDS: Final = (("high", 0.9), ("medium", 0.5), ("low", 0.0))
 
 
 class BadCursor(Permanent):
@@ -76,6 +98,8 @@ class CandidateView:
     resolved_at: dt.datetime | None
     contact: ContactSummary
     duplicate_contact: ContactSummary
+    confidence: float = 0.0
+    evidence: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,31 +109,50 @@ class CandidatePage:
     has_more: bool
 
 
-def encode_cursor(status: str, score: Decimal, candidate_id: int) -> str:
-    """base64url JSON {status, score as a decimal string, id}."""
-    raw = json.dumps({"status": status, "score": str(score), "id": candidate_id})
+Key = tuple[Decimal | float, int]
+
+
+def encode_cursor(
+    status: str, value: Decimal | float, candidate_id: int, sort: str = "score"
+) -> str:
+    """base64url JSON: {status, score as a decimal string, id} in score order;
+    {status, sort: "confidence", confidence as the float's repr, id} in confidence order."""
+    data: dict[str, Any] = {"status": status}
+    if sort == "confidence":
+        data.update(sort="confidence", confidence=repr(float(value)))
+    else:
+        data["score"] = str(value)
+    data["id"] = candidate_id
+    raw = json.dumps(data)
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str, status: str) -> tuple[Decimal, int]:
-    """(score, id) of a cursor issued for `status`.
+def decode_cursor(cursor: str, status: str, sort: str = "score") -> Key:
+    """(score or confidence, id) of a cursor issued for `status` and `sort`.
 
     Raises:
-        BadCursor: not base64url JSON of the right shape, or another status's cursor.
+        BadCursor: not base64url JSON of the right shape, or another status's or order's.
     """
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
         if not isinstance(data, dict) or data.get("status") != status:
             raise BadCursor("cursor of another status")
-        score, candidate_id = Decimal(str(data["score"])), data["id"]
+        if data.get("sort", "score") != sort:
+            raise BadCursor("cursor of another order")
+        value: Decimal | float
+        if sort == "confidence":
+            value = float(str(data["confidence"]))
+            finite = value == value and abs(value) != float("inf")
+        else:
+            value = Decimal(str(data["score"]))
+            finite = value.is_finite()
+        candidate_id = data["id"]
     except (ValueError, KeyError, TypeError, InvalidOperation, binascii.Error) as err:
         raise BadCursor("malformed cursor") from err
-    if not isinstance(candidate_id, int) or isinstance(candidate_id, bool):
+    if not isinstance(candidate_id, int) or isinstance(candidate_id, bool) or not finite:
         raise BadCursor("malformed cursor")
-    if not score.is_finite():
-        raise BadCursor("malformed cursor")
-    return score, candidate_id
+    return value, candidate_id
 
 
 _A = aliased(Contact, name="a")
@@ -121,6 +164,8 @@ _PAIR_COLUMNS = (
     DuplicateCandidate.status,
     DuplicateCandidate.detected_at,
     DuplicateCandidate.resolved_at,
+    DuplicateCandidate.confidence,
+    DuplicateCandidate.evidence,
     _A.id.label("a_id"),
     _A.display_name.label("a_display_name"),
     _A.first_name.label("a_first_name"),
@@ -177,6 +222,8 @@ def candidate_view(row: Row[Any]) -> CandidateView:
         row.resolved_at,
         _summary(row, "a"),
         _summary(row, "b"),
+        row.confidence,
+        row.evidence,
     )
 
 
@@ -184,34 +231,42 @@ async def candidate_rows(
     session: AsyncSession,
     account_id: int,
     status: str,
-    after: tuple[Decimal, int] | None,
+    after: Key | None,
     limit: int,
     *,
     contact_id: int | None = None,
+    sort: str = "score",
 ) -> Sequence[Row[Any]]:
-    """Up to `limit + 1` rows in (score DESC, id) order after the key `after`.
+    """Up to `limit + 1` rows in (`sort` DESC, id) order after the key `after`.
 
     The extra row tells the caller there is a next page. Rows carry the pair's columns and
     both contacts' summaries as `a_*` / `b_*`; the gateway renders them without building
-    views. The keyset `score < s OR (score = s AND id > i)` is written as two index range
-    scans (the rest of score s, then lower scores) joined by UNION ALL: as one OR the index
+    views. The keyset `key < k OR (key = k AND id > i)` is written as two index range
+    scans (the rest of key k, then lower keys) joined by UNION ALL: as one OR the index
     can only filter, and a deep page on 100,000 candidates read ~44,000 index rows (96 ms
     against 2 ms).
     """
     dc = DuplicateCandidate
+    column = dc.confidence if sort == "confidence" else dc.score
     base = _pairs(account_id).where(dc.status == status, *_shown(status))
     if contact_id is not None:
         base = base.where(or_(dc.contact_id == contact_id, dc.duplicate_contact_id == contact_id))
-    order = (dc.score.desc(), dc.id)
+    order = (column.desc(), dc.id)
     if after is None:
         return (await session.execute(base.order_by(*order).limit(limit + 1))).all()
-    score, last_id = after
-    same = base.where(dc.score == score, dc.id > last_id).order_by(dc.id).limit(limit + 1)
-    lower = base.where(dc.score < score).order_by(*order).limit(limit + 1)
+    key, last_id = after
+    same = base.where(column == key, dc.id > last_id).order_by(dc.id).limit(limit + 1)
+    lower = base.where(column < key).order_by(*order).limit(limit + 1)
     both = union_all(same, lower).subquery()
-    query = select(both).order_by(both.c.score.desc(), both.c.id).limit(limit + 1)
+    query = select(both).order_by(both.c[column.key].desc(), both.c.id).limit(limit + 1)
     rows: Sequence[Row[Any]] = (await session.execute(query)).all()
     return rows
+
+
+def next_cursor(status: str, sort: str, last: Row[Any] | CandidateView) -> str:
+    """The cursor after `last` in `sort` order."""
+    value = last.confidence if sort == "confidence" else last.score
+    return encode_cursor(status, value, last.id, sort)
 
 
 async def list_candidates(
@@ -221,27 +276,30 @@ async def list_candidates(
     status: str = "pending",
     limit: int = DEFAULT_LIMIT,
     cursor: str | None = None,
+    sort: str = "confidence",
 ) -> CandidatePage:
-    """One page in (score DESC, id ASC) order.
+    """One page in (`sort` DESC, id ASC) order.
 
     Raises:
-        InvalidInput: unknown status, or limit outside 1–200.
-        BadCursor: malformed or other-status cursor.
+        InvalidInput: unknown status or sort, or limit outside 1–200.
+        BadCursor: malformed, other-status or other-order cursor.
     """
     if status not in CANDIDATE_STATUSES:
         raise InvalidInput(
             "unknown status", errors=[{"field": "status", "message": "unknown status"}]
         )
+    if sort not in SORTS:
+        raise InvalidInput("unknown sort", errors=[{"field": "sort", "message": "unknown sort"}])
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(
             "limit out of range", errors=[{"field": "limit", "message": "must be 1 to 200"}]
         )
-    after = decode_cursor(cursor, status) if cursor is not None else None
-    rows = await candidate_rows(session, account_id, status, after, limit)
+    after = decode_cursor(cursor, status, sort) if cursor is not None else None
+    rows = await candidate_rows(session, account_id, status, after, limit, sort=sort)
     has_more = len(rows) > limit
     data = [candidate_view(row) for row in rows[:limit]]
-    next_cursor = encode_cursor(status, data[-1].score, data[-1].id) if has_more else None
-    return CandidatePage(data, next_cursor, has_more)
+    cursor_out = next_cursor(status, sort, data[-1]) if has_more else None
+    return CandidatePage(data, cursor_out, has_more)
 
 
 async def count_candidates(session: AsyncSession, account_id: int) -> dict[str, int]:
@@ -267,22 +325,58 @@ async def count_candidates(session: AsyncSession, account_id: int) -> dict[str, 
         )
         for column in (dc.contact_id, dc.duplicate_contact_id)
     ]
-    dead = await session.scalar(select(func.count()).select_from(union(*touching).subquery()))
+    dead_ids = union(*touching).subquery()
+    dead = await session.scalar(select(func.count()).select_from(dead_ids))
     counts["pending"] -= int(dead or 0)
     return counts
+
+
+def _band() -> Any:
+    dc = DuplicateCandidate
+    return case(*((dc.confidence >= low, name) for name, low in BANDS[:-1]), else_=BANDS[-1][0])
+
+
+async def count_bands(session: AsyncSession, account_id: int) -> dict[str, int]:
+    """Pending pairs of live contacts per confidence band: {high, medium, low}.
+
+    Same subtraction as `count_candidates`: all pending rows per band, minus those
+    touching a deleted contact.
+    """
+    dc = DuplicateCandidate
+    band = _band().label("band")
+    pending = (dc.account_id == account_id, dc.status == "pending")
+    bands = dict.fromkeys((name for name, _ in BANDS), 0)
+    for name, n in (
+        await session.execute(select(band, func.count()).where(*pending).group_by(band))
+    ).all():
+        bands[name] += int(n)
+    dead = union(
+        *(
+            select(dc.id)
+            .join(Contact, and_(Contact.account_id == dc.account_id, Contact.id == column))
+            .where(*pending, Contact.deleted_at.is_not(None))
+            for column in (dc.contact_id, dc.duplicate_contact_id)
+        )
+    ).subquery()
+    rows = await session.execute(
+        select(band, func.count()).where(dc.id.in_(select(dead.c.id))).group_by(band)
+    )
+    for name, n in rows.all():
+        bands[name] -= int(n)
+    return bands
 
 
 async def contact_candidates(
     session: AsyncSession, account_id: int, contact_id: int
 ) -> list[CandidateView]:
-    """The contact's pending pairs (both sides live), best first: the contact-page banner."""
+    """The contact's pending pairs (both sides live), most likely first: the contact page."""
     dc = DuplicateCandidate
     query = _pairs(account_id).where(
         dc.status == "pending",
         or_(dc.contact_id == contact_id, dc.duplicate_contact_id == contact_id),
         *_shown("pending"),
     )
-    rows = (await session.execute(query.order_by(dc.score.desc(), dc.id))).all()
+    rows = (await session.execute(query.order_by(dc.confidence.desc(), dc.id))).all()
     return [candidate_view(row) for row in rows]
 
 
@@ -331,3 +425,10 @@ async def dismiss_candidate(
     )
     await outbox.add(session, DEDUP_CANDIDATE_DISMISSED, envelope)
     return candidate_view((await session.execute(query)).one())
+
+
+async def last_full_scan(session: AsyncSession, account_id: int) -> dt.datetime | None:
+    """When the account's last full scan wrote its results (None: never)."""
+    return await session.scalar(
+        select(DedupKeyState.scanned_at).where(DedupKeyState.account_id == account_id)
+    )

@@ -116,6 +116,10 @@ EXAMPLES: dict[str, Payload] = {
     s.DEDUP_CANDIDATE_DISMISSED: p.CandidateDismissed(
         candidate_id=5, contact_id=10, duplicate_contact_id=11
     ),
+    s.CONTACT_CREATED: p.ContactCreated(contact_id=10),
+    s.CONTACT_UPDATED: p.ContactUpdated(contact_id=10, changed=["company", "fields"]),
+    s.CONTACT_DELETED: p.ContactDeleted(contact_id=11),
+    s.CONTACT_RESTORED: p.ContactRestored(contact_id=11),
     s.CONTACTS_MERGED: p.ContactsMerged(
         merge_id=MERGE_ID,
         survivor_id=10,

@@ -248,6 +248,35 @@ _SPECS: tuple[SubjectSpec, ...] = (
         "A user dismissed a duplicate candidate.",
     ),
     _evt(
+        s.CONTACT_CREATED,
+        p.ContactCreated,
+        ("gateway (POST /v1/contacts)",),
+        ("dedup (coalesced incremental scan)",),
+        "A contact was created through the API.",
+    ),
+    _evt(
+        s.CONTACT_UPDATED,
+        p.ContactUpdated,
+        ("gateway (PATCH /v1/contacts/{id}, its fields and addresses)",),
+        ("dedup (coalesced incremental scan)",),
+        "A contact or one of its fields or addresses was changed through the API; `changed` "
+        "names what.",
+    ),
+    _evt(
+        s.CONTACT_DELETED,
+        p.ContactDeleted,
+        ("gateway (DELETE /v1/contacts/{id})",),
+        ("dedup (its pending duplicate pairs become obsolete)",),
+        "A contact was moved to the trash through the API.",
+    ),
+    _evt(
+        s.CONTACT_RESTORED,
+        p.ContactRestored,
+        ("gateway (POST /v1/contacts/{id}/restore)",),
+        ("dedup (coalesced incremental scan)",),
+        "A contact was restored from the trash through the API.",
+    ),
+    _evt(
         s.CONTACTS_MERGED,
         p.ContactsMerged,
         ("dedup", "importer (auto-merge)"),

@@ -27,6 +27,11 @@ __all__ = [
     "CONTACTS_MERGE",
     "CONTACTS_MERGED",
     "CONTACTS_MERGE_FAILED",
+    "CONTACT_CHANGES",
+    "CONTACT_CREATED",
+    "CONTACT_DELETED",
+    "CONTACT_RESTORED",
+    "CONTACT_UPDATED",
     "DEDUP_CANDIDATE_DISMISSED",
     "DEDUP_SCAN",
     "DEDUP_SCAN_COMPLETED",
@@ -118,6 +123,12 @@ IMPORT_FAILED: Final = "kith.evt.import.failed"
 PHOTOS_SYNC_COMPLETED: Final = "kith.evt.photos.sync_completed"
 DEDUP_SCAN_COMPLETED: Final = "kith.evt.dedup.scan.completed"
 DEDUP_CANDIDATE_DISMISSED: Final = "kith.evt.dedup.candidate.dismissed"
+CONTACT_CREATED: Final = "kith.evt.contact.created"
+CONTACT_UPDATED: Final = "kith.evt.contact.updated"
+CONTACT_DELETED: Final = "kith.evt.contact.deleted"
+CONTACT_RESTORED: Final = "kith.evt.contact.restored"
+CONTACT_CHANGES: Final = "kith.evt.contact.>"
+"""Filter of the four contact.* events (dedup's coalesced incremental scan)."""
 CONTACTS_MERGED: Final = "kith.evt.contacts.merged"
 CONTACTS_MERGE_FAILED: Final = "kith.evt.contacts.merge_failed"
 PHONES_RENORMALIZED: Final = "kith.evt.phones.renormalized"

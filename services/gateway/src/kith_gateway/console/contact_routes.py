@@ -11,7 +11,7 @@ from kith_gateway.console.access import Visitor, html, page
 from kith_gateway.console.session_routes import ConsoleCookie
 from kith_gateway.deps import Context, Session
 from kith_gateway.pagination import DEFAULT_LIMIT
-from kith_gateway.services import contacts
+from kith_gateway.services import contacts, duplicates
 
 router = APIRouter()
 Id = Annotated[int, Path(ge=1, le=2**62)]
@@ -47,6 +47,11 @@ async def contact_detail(
 ) -> Response:
     async def run(v: Visitor) -> Response:
         item = await contacts.get_contact(session, v.user, contact_id)
-        return html("contact.html", v, title=item.display_name, c=item)
+        possible, _ = await duplicates.page_rows(
+            session, v.user.account_id, "pending", None, 20, contact_id=contact_id
+        )
+        return html(
+            "contact.html", v, title=item.display_name, c=item, possible_duplicates=possible
+        )
 
     return await page(session, ctx.settings.encryption_key(), cookie, run)

@@ -1,13 +1,18 @@
-"""/console/duplicates and the three-step merge (pick the survivor, choose fields, review).
+"""/console/duplicates and the merge (pick the survivor, choose fields, review).
 
-Steps 1 and 2 are GET forms (they change nothing); step 3 shows the same preview the API
-serves and posts the merge; the result page follows the merge until it is done.
+The list shows each pair side by side with the evidence marked (pair_card.html). Merging
+from the list takes two clicks: "Keep X" opens step 3 directly (the preview the API serves,
+default field choices), "Merge" confirms; "Choose fields…" walks steps 1 and 2 first. A
+dismissal returns to the same page (JavaScript removes the card in place instead).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 import uuid
 from typing import Annotated, Any, get_args
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import Response
@@ -30,26 +35,58 @@ FIELDS: tuple[str, ...] = get_args(MergeField)
 
 @router.get("/duplicates")
 async def duplicate_list(
+    request: Request,
     session: Session,
     ctx: Context,
     cookie: ConsoleCookie = None,
     status: Annotated[str, Query(pattern="^(pending|dismissed|merged|obsolete)$")] = "pending",
+    sort: Annotated[str, Query(pattern="^(confidence|score)$")] = "confidence",
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
+    scan: Annotated[str | None, Query(max_length=40)] = None,
+    since: Annotated[dt.datetime | None, Query()] = None,
 ) -> Response:
     async def run(v: Visitor) -> Response:
-        found = await duplicates.list_candidates(session, v.user, status, cursor, DEFAULT_LIMIT)
+        data, next_cursor = await duplicates.page_rows(
+            session, v.user.account_id, status, cursor, DEFAULT_LIMIT, sort=sort
+        )
         counts = await duplicates.counts(session, v.user)
+        scanning = None
+        if scan is not None and since is not None:
+            done = await duplicates.scan_finished_since(session, v.user, since)
+            scanning = "done" if done else "running"
         return html(
             "duplicates.html",
             v,
             title="Duplicates",
-            page=found,
+            data=data,
+            next_cursor=next_cursor,
             current=status,
+            sort=sort,
             statuses=STATUSES,
             counts=counts,
+            scanning=scanning,
+            back=_this_page(request),
         )
 
     return await page(session, ctx.settings.encryption_key(), cookie, run)
+
+
+def _this_page(request: Request) -> str:
+    """This list page's path and query, without the scan notice: where a dismissal returns."""
+    query = "&".join(
+        f"{k}={quote(v, safe='')}"
+        for k, v in request.query_params.items()
+        if k not in ("scan", "since")
+    )
+    return "/console/duplicates" + (f"?{query}" if query else "")
+
+
+_BACK = re.compile(r"^/console/(duplicates(\?[^/\\]*)?|contacts/\d+)$")
+
+
+def _back(url: str) -> str:
+    """A return address on the duplicates list or a contact page (never an open redirect)."""
+    return url if _BACK.match(url) else "/console/duplicates"
 
 
 @router.post("/duplicates/scan")
@@ -57,19 +94,25 @@ async def scan(
     session: Session, ctx: Context, csrf: Csrf = "", cookie: ConsoleCookie = None
 ) -> Response:
     async def run(v: Visitor) -> Response:
-        await duplicates.scan(session, check_role(v.user, "admin"))
-        return see_other("/console/duplicates?scan=requested")
+        since = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+        accepted = await duplicates.scan(session, check_role(v.user, "admin"))
+        return see_other(f"/console/duplicates?scan={accepted.id}&since={since}")
 
     return await page(session, ctx.settings.encryption_key(), cookie, run, csrf=csrf)
 
 
 @router.post("/duplicates/{candidate_id}/dismiss")
 async def dismiss(
-    session: Session, ctx: Context, candidate_id: Id, csrf: Csrf = "", cookie: ConsoleCookie = None
+    session: Session,
+    ctx: Context,
+    candidate_id: Id,
+    csrf: Csrf = "",
+    back: Annotated[str, Form(max_length=2000)] = "",
+    cookie: ConsoleCookie = None,
 ) -> Response:
     async def run(v: Visitor) -> Response:
         await duplicates.dismiss(session, check_role(v.user, "editor"), candidate_id)
-        return see_other("/console/duplicates")
+        return see_other(_back(back))
 
     return await page(session, ctx.settings.encryption_key(), cookie, run, csrf=csrf)
 

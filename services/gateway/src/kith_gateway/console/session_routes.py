@@ -26,7 +26,11 @@ router = APIRouter()
 
 ConsoleCookie = Annotated[str | None, Cookie(alias=cookies.COOKIE)]
 KEEPALIVE_SECONDS = 15.0
-_ASSETS = {"console.js": "text/javascript", "console.css": "text/css"}
+_ASSETS = {
+    "console.js": "text/javascript",
+    "duplicates.js": "text/javascript",
+    "console.css": "text/css",
+}
 
 
 @router.get("/static/{name}")

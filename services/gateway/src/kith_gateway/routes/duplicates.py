@@ -12,6 +12,7 @@ from kith_gateway.schemas.common import Page
 from kith_gateway.schemas.duplicates import (
     CandidateCounts,
     CandidateOut,
+    CandidateSort,
     CandidateStatus,
     ScanAccepted,
 )
@@ -29,8 +30,15 @@ async def list_duplicates(
     status_: Annotated[CandidateStatus, Query(alias="status")] = "pending",
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
+    sort: Annotated[
+        CandidateSort,
+        Query(
+            description="`confidence` (default): most likely duplicates first; "
+            "`score`: the seed's order (score DESC). A cursor only continues its own order."
+        ),
+    ] = "confidence",
 ) -> Page[CandidateOut]:
-    return await duplicates.list_candidates(session, caller, status_, cursor, limit)
+    return await duplicates.list_candidates(session, caller, status_, cursor, limit, sort)
 
 
 @router.get("/duplicates/counts", response_model=CandidateCounts)

@@ -20,6 +20,7 @@ from kith_gateway.repositories import audit
 from kith_gateway.repositories import contacts as repo
 from kith_gateway.schemas.contacts import AddressIn, AddressOut, FieldIn, FieldOut, FieldPatch
 from kith_gateway.services.accounts import load as load_account
+from kith_gateway.services.contact_events import contact_updated
 from kith_gateway.services.contact_rows import field_out, load_live
 from kith_gateway.services.guards import writable
 
@@ -87,6 +88,9 @@ async def _touch(session: AsyncSession, principal: Principal, contact: Contact, 
         contact_id=contact.id,
         contact_name=contact.display_name,
         metadata={"change": what},
+    )
+    await contact_updated(
+        session, principal.account_id, contact.id, ["addresses" if "address" in what else "fields"]
     )
 
 

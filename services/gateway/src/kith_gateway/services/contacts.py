@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kith_common import phones
 from kith_common.db.models import Account, Contact
 from kith_common.errors import Conflict
+from kith_common.events import subjects
 from kith_gateway import pagination
 from kith_gateway.deps import Principal
 from kith_gateway.repositories import audit
@@ -30,6 +31,7 @@ from kith_gateway.schemas.contacts import (
 )
 from kith_gateway.services import contact_fields
 from kith_gateway.services.accounts import load as load_account
+from kith_gateway.services.contact_events import contact_changed, contact_updated
 from kith_gateway.services.contact_rows import (
     address_out,
     display_name,
@@ -159,6 +161,7 @@ async def create_contact(
         contact_id=contact.id,
         contact_name=contact.display_name,
     )
+    await contact_changed(session, account.id, subjects.CONTACT_CREATED, contact.id)
     await session.commit()
     return await detail(session, account, contact)
 
@@ -188,6 +191,7 @@ async def patch_contact(
             contact_name=contact.display_name,
             metadata={"fields": sorted(values)},
         )
+        await contact_updated(session, account.id, contact.id, values)
         await session.commit()
     return await detail(session, account, contact)
 
@@ -208,6 +212,7 @@ async def delete_contact(session: AsyncSession, principal: Principal, contact_id
         contact_id=contact.id,
         contact_name=contact.display_name,
     )
+    await contact_changed(session, principal.account_id, subjects.CONTACT_DELETED, contact.id)
     await session.commit()
 
 
@@ -232,5 +237,6 @@ async def restore_contact(
             contact_id=contact.id,
             contact_name=contact.display_name,
         )
+        await contact_changed(session, account.id, subjects.CONTACT_RESTORED, contact.id)
         await session.commit()
     return await detail(session, account, contact)

@@ -11,6 +11,7 @@ the instance and serialises it in Rust.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any, cast
 
 from sqlalchemy import Row
@@ -20,11 +21,14 @@ from kith_common.dedup.candidates import (
     CandidateView,
     ContactSummary,
     candidate_rows,
+    count_bands,
     count_candidates,
     decode_cursor,
     dismiss_candidate,
-    encode_cursor,
+    last_full_scan,
+    next_cursor,
 )
+from kith_common.dedup.sides import ContactSide, side_fields, sides_of
 from kith_common.events import subjects
 from kith_common.events.payloads.dedup import ScanDuplicates
 from kith_gateway.deps import Principal
@@ -37,6 +41,7 @@ from kith_gateway.schemas.duplicates import (
     PairContact,
     ScanAccepted,
 )
+from kith_gateway.services.accounts import load as load_account
 from kith_gateway.services.contact_rows import load as load_contact
 from kith_gateway.services.guards import writable
 from kith_gateway.services.publishing import publish
@@ -58,6 +63,8 @@ def view_out(view: CandidateView) -> CandidateOut:
     return CandidateOut(
         id=view.id,
         score=view.score,
+        confidence=view.confidence,
+        evidence=view.evidence,  # type: ignore[arg-type]  # validated by pydantic
         reasons=list(view.reasons),
         status=cast(CandidateStatus, view.status),
         detected_at=view.detected_at,
@@ -67,11 +74,14 @@ def view_out(view: CandidateView) -> CandidateOut:
     )
 
 
-def _row_fields(row: Row[Any]) -> dict[str, Any]:
-    """A `candidate_rows` row (candidate + both contacts' summaries) in the API's nested shape."""
+def _row_fields(row: Row[Any], sides: dict[int, ContactSide]) -> dict[str, Any]:
+    """A `candidate_rows` row (candidate + both contacts' summaries) in the API's nested shape,
+    each side with its decision fields."""
     return {
         "id": row.id,
         "score": row.score,
+        "confidence": row.confidence,
+        "evidence": row.evidence,
         "reasons": row.reasons,
         "status": row.status,
         "detected_at": row.detected_at,
@@ -82,6 +92,7 @@ def _row_fields(row: Row[Any]) -> dict[str, Any]:
             "first_name": row.a_first_name,
             "last_name": row.a_last_name,
             "company": row.a_company,
+            **side_fields(sides.get(row.a_id)),
         },
         "duplicate_contact": {
             "id": row.b_id,
@@ -89,14 +100,48 @@ def _row_fields(row: Row[Any]) -> dict[str, Any]:
             "first_name": row.b_first_name,
             "last_name": row.b_last_name,
             "company": row.b_company,
+            **side_fields(sides.get(row.b_id)),
         },
     }
 
 
 async def list_candidates(
-    session: AsyncSession, principal: Principal, status: str, cursor: str | None, limit: int
+    session: AsyncSession,
+    principal: Principal,
+    status: str,
+    cursor: str | None,
+    limit: int,
+    sort: str = "confidence",
 ) -> Page[CandidateOut]:
-    return await _page(session, principal, status, cursor, limit)
+    return await _page(session, principal, status, cursor, limit, sort=sort)
+
+
+async def page_rows(
+    session: AsyncSession,
+    account_id: int,
+    status: str,
+    cursor: str | None,
+    limit: int,
+    *,
+    sort: str = "confidence",
+    contact_id: int | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page as the API's nested dicts (both sides' decision fields) and the next cursor.
+
+    Shared with the console, which renders the same cards.
+    """
+    after = decode_cursor(cursor, status, sort) if cursor else None
+    rows = await candidate_rows(
+        session, account_id, status, after, limit, contact_id=contact_id, sort=sort
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    account = await load_account(session, account_id)
+    sides = await sides_of(
+        session, account_id, [c for r in rows for c in (r.a_id, r.b_id)], account.phone_format
+    )
+    cursor_out = next_cursor(status, sort, rows[-1]) if more else None
+    return [_row_fields(r, sides) for r in rows], cursor_out
 
 
 async def _page(
@@ -106,25 +151,24 @@ async def _page(
     cursor: str | None,
     limit: int,
     *,
+    sort: str = "confidence",
     contact_id: int | None = None,
 ) -> Page[CandidateOut]:
-    after = decode_cursor(cursor, status) if cursor else None
-    rows = await candidate_rows(
-        session, principal.account_id, status, after, limit, contact_id=contact_id
+    data, cursor_out = await page_rows(
+        session, principal.account_id, status, cursor, limit, sort=sort, contact_id=contact_id
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = encode_cursor(status, rows[-1].score, rows[-1].id) if more else None
     return _PAGE.model_validate(
-        {
-            "data": [_row_fields(r) for r in rows],
-            "meta": {"next_cursor": next_cursor, "has_more": more},
-        }
+        {"data": data, "meta": {"next_cursor": cursor_out, "has_more": cursor_out is not None}}
     )
 
 
 async def counts(session: AsyncSession, principal: Principal) -> CandidateCounts:
-    return CandidateCounts(**await count_candidates(session, principal.account_id))
+    return CandidateCounts.model_validate(
+        {
+            **await count_candidates(session, principal.account_id),
+            "by_confidence": await count_bands(session, principal.account_id),
+        }
+    )
 
 
 async def of_contact(
@@ -165,3 +209,11 @@ async def scan(session: AsyncSession, principal: Principal) -> ScanAccepted:
     # The scan has no row of its own: its outcome arrives on /v1/events as
     # `dedup.scan.completed` with scan_id = this id, and shows in the lists.
     return ScanAccepted(id=envelope.id, status_url="/v1/events")
+
+
+async def scan_finished_since(
+    session: AsyncSession, principal: Principal, since: dt.datetime
+) -> bool:
+    """Whether a full scan of the caller's account wrote its results after `since`."""
+    finished = await last_full_scan(session, principal.account_id)
+    return finished is not None and finished >= since

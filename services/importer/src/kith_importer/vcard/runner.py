@@ -31,6 +31,7 @@ from kith_common.events.payloads.imports import (
 )
 from kith_common.storage import Storage
 from kith_importer import metrics
+from kith_importer.automerge import merge_groups, merge_pair
 from kith_importer.config import ImporterConfig, owner_is_dead
 from kith_importer.vcard.mapping import map_card, source_id
 from kith_importer.vcard.parse import parse_file
@@ -97,6 +98,7 @@ async def _run(
         )
         checkpoint = dict(row.checkpoint or {})
         summary: dict[str, Any] = dict(row.summary or {})
+        generation = row.generation
         storage_key = row.file_storage_key
     try:
         if storage is None or storage_key is None:
@@ -155,6 +157,8 @@ async def _run(
         float(summary.get("duration_seconds", 0.0)) + time.monotonic() - started, 3
     )
     async with ctx.unit_of_work() as session:
+        if options.auto_merge_duplicates:
+            await _auto_merge(session, scope, generation, summary)
         moved = await imports.move(
             session,
             import_id,
@@ -186,6 +190,28 @@ async def _run(
         )
     log.info("vcard_import_completed", contacts=summary["contacts"], errors=summary["error_count"])
     metrics.import_ended("vcard", "completed")
+
+
+async def _auto_merge(
+    session: AsyncSession, scope: VcardScope, generation: int, summary: dict[str, Any]
+) -> None:
+    """Merge the import's definite duplicates (importer.md §12), in the completing transaction:
+    a redelivery before the commit merges again from scratch, after it finds nothing left."""
+    groups = await merge_groups(session, scope.account_id, scope.import_id)
+    for survivor, loser in groups:
+        problem = await merge_pair(
+            session,
+            account_id=scope.account_id,
+            import_id=scope.import_id,
+            user_id=scope.user_id,
+            generation=generation,
+            survivor=survivor,
+            loser=loser,
+        )
+        if problem is None:
+            summary["merged"] = int(summary.get("merged", 0)) + 1
+        else:
+            _error(summary, problem)
 
 
 def _region_of(locale: str | None) -> str | None:

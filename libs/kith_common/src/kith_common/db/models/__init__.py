@@ -22,7 +22,12 @@ from kith_common.db.models.contacts import (
     Tag,
 )
 from kith_common.db.models.conversations import Conversation, Message
-from kith_common.db.models.dedup import ContactMerge, DedupKeyState, DuplicateCandidate
+from kith_common.db.models.dedup import (
+    ContactMerge,
+    DedupDirtyContact,
+    DedupKeyState,
+    DuplicateCandidate,
+)
 from kith_common.db.models.imports import Import, ImportConnectionCheck, ImportRecord, ImportStaging
 from kith_common.db.models.journal import JournalEntry
 from kith_common.db.models.media import Document, Photo
@@ -57,6 +62,7 @@ __all__ = [
     "Conversation",
     "Debt",
     "DebtPayment",
+    "DedupDirtyContact",
     "DedupKeyState",
     "Document",
     "DuplicateCandidate",

@@ -118,6 +118,13 @@ class Contact(Standard, Base):
             postgresql_using="gin",
             postgresql_ops={"display_name": "gin_trgm_ops"},
         ),
+        # Exact-name term frequency of live contacts (dedup's evidence, incremental runs).
+        Index(
+            "ix_contacts_account_id_lower_display_name",
+            "account_id",
+            text("lower(btrim(display_name))"),
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
         Index(
             "ix_contacts_account_id_first_met_through_id",
             "account_id",

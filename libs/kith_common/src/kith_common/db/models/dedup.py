@@ -15,6 +15,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     DateTime,
+    Double,
     ForeignKey,
     Index,
     Numeric,
@@ -43,6 +44,7 @@ __all__ = [
     "MERGE_SOURCES",
     "MERGE_STATUSES",
     "ContactMerge",
+    "DedupDirtyContact",
     "DedupKeyState",
     "DuplicateCandidate",
 ]
@@ -94,8 +96,19 @@ class DuplicateCandidate(Standard, Base):
     )
     resolved_at: Mapped[dt.datetime | None]
     resolved_by_id: Mapped[int | None] = mapped_column(BigInteger)
+    # How sure the pair is one person (0–1) and the per-field evidence behind it (dedup.md
+    # §3.6, kith_dedup.evidence); evidence NULL: not judged yet (rows older than the model).
+    confidence: Mapped[float] = mapped_column(Double, server_default=text("0"))
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
 
+Index(
+    "ix_duplicate_candidates_account_id_status_confidence_id",
+    DuplicateCandidate.account_id,
+    DuplicateCandidate.status,
+    DuplicateCandidate.confidence.desc(),
+    DuplicateCandidate.id,
+)
 Index(
     "ix_duplicate_candidates_account_id_status_score_id",
     DuplicateCandidate.account_id,
@@ -152,3 +165,29 @@ class DedupKeyState(EagerDefaults, Timestamps, Base):
     key_version: Mapped[str | None]
     backfill_cursor: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     finished_at: Mapped[dt.datetime | None]
+    # Live contacts at the account's last full scan: the term frequencies' denominator for
+    # its incremental runs (counting 10^5 rows costs more than the rest of such a run).
+    live_contacts: Mapped[int | None] = mapped_column(BigInteger)
+    # How many other contacts a contact agrees with per name/email/phone/address level, as
+    # the account's first full scan counted them: the floor of u (kith_dedup.evidence).
+    agreement_rates: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # When the account's last full scan wrote its results (the console's "Scan running…").
+    scanned_at: Mapped[dt.datetime | None]
+
+
+class DedupDirtyContact(Base):
+    """Contacts changed through the API and not yet scanned (coalesced incremental runs).
+
+    The contact.* handler records the contact and acks; one run per account then scans all
+    recorded contacts at once and deletes the rows it covered, so a burst of edits costs a
+    few runs, and a restart finds what is still to scan.
+    """
+
+    __tablename__ = "dedup_dirty_contacts"
+    __table_args__ = ({"info": table_info(OWNER, "delete")},)
+
+    account_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    contact_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    queued_at: Mapped[CreatedAt]

@@ -4,7 +4,15 @@ One `Payload` subclass per subject (ARCHITECTURE §10): `<Verb><Noun>` for comma
 events (CONVENTIONS §5). They forbid unknown fields, so drift and stray secrets fail validation.
 """
 
-from kith_common.events.payloads.contacts import ContactsMerged, ContactsMergeFailed, MergeContacts
+from kith_common.events.payloads.contacts import (
+    ContactCreated,
+    ContactDeleted,
+    ContactRestored,
+    ContactsMerged,
+    ContactsMergeFailed,
+    ContactUpdated,
+    MergeContacts,
+)
 from kith_common.events.payloads.dedup import CandidateDismissed, DedupScanCompleted, ScanDuplicates
 from kith_common.events.payloads.dlq import DeadLetter
 from kith_common.events.payloads.imports import (
@@ -49,6 +57,10 @@ __all__ = [
     "CandidateDismissed",
     "CheckConnection",
     "CheckConnectionReply",
+    "ContactCreated",
+    "ContactDeleted",
+    "ContactRestored",
+    "ContactUpdated",
     "ContactsMergeFailed",
     "ContactsMerged",
     "DeadLetter",

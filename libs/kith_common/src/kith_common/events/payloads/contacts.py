@@ -13,7 +13,17 @@ from pydantic import Field
 
 from kith_common.events.envelope import Payload
 
-__all__ = ["ContactsMergeFailed", "ContactsMerged", "MergeContacts", "MergeField", "MergeSource"]
+__all__ = [
+    "ContactCreated",
+    "ContactDeleted",
+    "ContactRestored",
+    "ContactUpdated",
+    "ContactsMergeFailed",
+    "ContactsMerged",
+    "MergeContacts",
+    "MergeField",
+    "MergeSource",
+]
 
 MergeField = Literal[
     "first_name",
@@ -68,4 +78,36 @@ class ContactsMergeFailed(Payload):
     merge_id: uuid.UUID
     code: str = Field(
         description="Stable code: `not_found`, `not_live`, `same_contact`, `already_merged`, ..."
+    )
+
+
+class ContactCreated(Payload):
+    """A contact was created through the API (issue 18)."""
+
+    contact_id: int
+
+
+class ContactDeleted(Payload):
+    """A contact was moved to the trash through the API."""
+
+    contact_id: int
+
+
+class ContactRestored(Payload):
+    """A contact was restored from the trash through the API."""
+
+    contact_id: int
+
+
+class ContactUpdated(Payload):
+    """A contact, or one of its emails, phones or addresses, was changed through the API.
+
+    Also the reader of all four contact.* events (dedup): `changed` is empty on the others.
+    """
+
+    contact_id: int
+    changed: list[str] = Field(
+        default_factory=list,
+        description="What changed: the contact's field names (`first_name`, `company`, …), "
+        "or `fields` / `addresses` for its contact fields and addresses.",
     )

@@ -22,7 +22,7 @@ __all__ = [
 ]
 
 ScanMode = Literal["full", "incremental"]
-ScanTrigger = Literal["api", "schedule", "renormalize", "import"]
+ScanTrigger = Literal["api", "schedule", "renormalize", "import", "contact_change"]
 DedupSignal = Literal["name_match", "email_match", "phone_match", "address_match"]
 
 
@@ -45,7 +45,9 @@ class DedupScanCompleted(Payload):
         "`import.completed` event that started it."
     )
     mode: ScanMode
-    trigger: ScanTrigger = Field(description="`import` for an incremental scan.")
+    trigger: ScanTrigger = Field(
+        description="`import` or `contact_change` for an incremental scan."
+    )
     import_id: int | None = Field(description="The import an incremental scan followed.")
     contacts_considered: int
     pairs_found: int
