@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     import_allow_private_hosts: bool = False
     event_retention_days: int = Field(default=7, ge=1)
     max_upload_mb: int = Field(default=20, ge=1)
+    vcard_max_cards: int = Field(
+        default=50_000,
+        ge=1,
+        description="Cards one vCard file may hold (the upload cap limits bytes, not cards).",
+    )
     reset_batch_size: int = Field(default=1000, ge=1)
     reset_stall_seconds: int = Field(default=900, ge=1)
     reset_import_stop_timeout_seconds: int = Field(default=120, ge=1)

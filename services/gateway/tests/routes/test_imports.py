@@ -78,6 +78,14 @@ async def test_vcard_upload_is_stored_and_capped(
     big = b"x" * (settings.max_upload_mb * 1024 * 1024 + 10)
     too_big = await client.post("/v1/imports", files={"file": ("big.vcf", big)}, headers=h)
     assert too_big.status_code == 413
+    # Small in bytes, too many cards: refused before it is stored, with the cap named.
+    tiny = b"BEGIN:VCARD\nFN:a\nEND:VCARD\n" * (settings.vcard_max_cards + 1)
+    many = await client.post("/v1/imports", files={"file": ("many.vcf", tiny)}, headers=h)
+    assert many.status_code == 413
+    assert many.headers["content-type"].startswith("application/problem+json")
+    assert many.json()["type"].endswith("/too-many-cards")
+    assert f"at most {settings.vcard_max_cards}" in many.json()["detail"]
+    assert len(list((root / "a" / str(acct.id) / "imports").iterdir())) == 1
 
 
 async def test_connection_check_goes_through_the_importer(

@@ -54,6 +54,7 @@ class ImporterConfig:
     # Refresh the planner's statistics when an import reaches this many contacts, then at
     # every doubling (kith_importer.statistics); 0 turns it off.
     analyze_after_contacts: int = 1000
+    vcard_max_cards: int = 50_000
     owner: str = field(default_factory=worker_id)
 
     @classmethod
@@ -64,6 +65,7 @@ class ImporterConfig:
             "rate_limit_per_window": settings.monica_rate_limit_per_minute,
             "rate_window_seconds": settings.monica_rate_limit_window_seconds,
             "max_response_bytes": settings.monica_max_response_bytes,
+            "vcard_max_cards": settings.vcard_max_cards,
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
