@@ -64,6 +64,16 @@ class Settings(BaseSettings):
     nats_replicas: int = Field(default=1, ge=1, le=5)
     import_key_ttl_hours: int = Field(default=24, ge=1)
     monica_max_response_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    monica_request_deadline_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="Longest one Monica request may take, connect + headers + body.",
+    )
+    monica_max_retry_after_seconds: float = Field(
+        default=120.0,
+        ge=0,
+        description="Longest 429 Retry-After honoured; a longer one fails the phase.",
+    )
     monica_max_photo_page_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     photo_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     document_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1)

@@ -55,6 +55,8 @@ class ImporterConfig:
     # every doubling (kith_importer.statistics); 0 turns it off.
     analyze_after_contacts: int = 1000
     vcard_max_cards: int = 50_000
+    request_deadline: float = 120.0
+    max_retry_after: float = 120.0
     owner: str = field(default_factory=worker_id)
 
     @classmethod
@@ -66,6 +68,8 @@ class ImporterConfig:
             "rate_window_seconds": settings.monica_rate_limit_window_seconds,
             "max_response_bytes": settings.monica_max_response_bytes,
             "vcard_max_cards": settings.vcard_max_cards,
+            "request_deadline": settings.monica_request_deadline_seconds,
+            "max_retry_after": settings.monica_max_retry_after_seconds,
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

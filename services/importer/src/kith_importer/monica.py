@@ -32,4 +32,6 @@ def open_client(
         allow_private=config.allow_private_hosts,
         max_response_bytes=config.max_response_bytes,
         backoff_base=config.backoff_base,
+        request_deadline=config.request_deadline,
+        max_retry_after=config.max_retry_after,
     )

@@ -27,9 +27,7 @@ from kith_common.events import subjects
 from kith_common.events.payloads.imports import ImportFailed
 from kith_common.events.payloads.photos import PhotosSyncCompleted
 from kith_common.monica.client import MonicaClient, origin_of
-from kith_common.monica.errors import (
-    MonicaUnavailable,
-)
+from kith_common.monica.errors import MonicaRetryLater, MonicaUnavailable
 from kith_common.monica.ratelimit import RateLimiter, bucket_key
 from kith_common.monica.urls import api_root, source_name
 from kith_photos import queries
@@ -143,7 +141,7 @@ async def _drive(env: MediaEnv, run: Run, *, last_attempt: bool) -> Outcome:
     except Fatal as fatal:
         return await _fail(env, run, fatal.phase, fatal.message)
     except MonicaUnavailable as err:
-        if last_attempt:
+        if last_attempt or isinstance(err, MonicaRetryLater):  # a long 429 wait fails at once
             return await _fail(env, run, run.phase, err.message)
         raise Transient(err.message) from None
     except StaleGeneration:

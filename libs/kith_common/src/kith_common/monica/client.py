@@ -1,6 +1,13 @@
 """The Monica v4 HTTP client: the only path from Kith to a Monica server (importer.md §5).
 
 - httpx over the SSRF-guarded transport; connect 10 s, read 60 s; bodies streamed and capped.
+- Each attempt also has an overall deadline (connect + headers + body, 120 s by default), so a
+  server that drips a byte every few seconds cannot hold a worker: the read timeout alone
+  restarts with every byte.
+- A 429 whose Retry-After exceeds `max_retry_after` (120 s by default) is not waited for: the
+  request fails at once with `MonicaRetryLater`, a reason the user can act on.
+- Setting the `interrupt` event (by default the limiter's `wake`, which the import's cancel
+  sets) stops a request in flight, and any backoff, with `MonicaInterrupted`.
 - Every attempt first takes a slot of the shared rate limiter.
 - One retry layer, here: 429, 408, 5xx, timeouts and connection errors are retried up to 5 times
   with full-jitter backoff (1, 2, 4, 8, 16 s, capped at 60 s); a 429 waits its Retry-After (60 s
@@ -13,11 +20,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import inspect
 import json
 import random
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -27,9 +36,11 @@ from kith_common.monica.errors import (
     MonicaBadResponse,
     MonicaError,
     MonicaHttpError,
+    MonicaInterrupted,
     MonicaNotFound,
     MonicaNotJson,
     MonicaRefused,
+    MonicaRetryLater,
     MonicaTooLarge,
     MonicaUnavailable,
 )
@@ -43,7 +54,10 @@ __all__ = ["ClientStats", "MonicaClient", "Page", "origin_of"]
 MAX_LIMIT: Final = 100
 MAX_REDIRECTS: Final = 3
 DEFAULT_RETRY_AFTER: Final = 60.0
+DEFAULT_REQUEST_DEADLINE: Final = 120.0
+DEFAULT_MAX_RETRY_AFTER: Final = 120.0
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
+_T = TypeVar("_T")
 
 
 def origin_of(url: str) -> str:
@@ -90,6 +104,9 @@ class MonicaClient:
         backoff_cap: float = 60.0,
         sleep: Sleep = asyncio.sleep,
         transport: httpx.AsyncBaseTransport | None = None,
+        request_deadline: float = DEFAULT_REQUEST_DEADLINE,
+        max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
+        interrupt: asyncio.Event | None = None,
     ) -> None:
         self.root = api_root(base_url)
         self._origin = origin_of(self.root)
@@ -100,6 +117,9 @@ class MonicaClient:
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
         self._sleep = sleep
+        self._deadline = request_deadline
+        self._max_retry_after = max_retry_after
+        self._interrupt = interrupt or (limiter.wake if limiter is not None else asyncio.Event())
         self.stats = ClientStats()
         timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
         self._http = httpx.AsyncClient(
@@ -192,20 +212,58 @@ class MonicaClient:
             await self._take_slot()
             self.stats.requests += 1
             try:
-                return await self._attempt(url, params, endpoint)
+                return await self._interruptible(self._bounded_attempt(url, params, endpoint))
             except _Retry as retry:
                 last = retry.error
+                if retry.wait is not None and retry.wait > self._max_retry_after:
+                    reason = _too_long_wait(retry, self._max_retry_after)
+                    raise MonicaRetryLater(reason, status=429) from None
                 if attempt >= self._max_retries:
                     break
                 if retry.wait is not None:
-                    await self._wait_retry_after(retry.wait)
+                    await self._interruptible(self._wait_retry_after(retry.wait))
                 else:
                     ceiling = min(self._backoff_cap, self._backoff_base * 2**attempt)
-                    await self._sleep(random.uniform(0, ceiling))  # jitter
+                    await self._interruptible(self._sleep(random.uniform(0, ceiling)))  # jitter
         assert last is not None
         raise MonicaUnavailable(
             f"{last.message} (gave up after {self._max_retries} retries)", status=last.status
         )
+
+    async def _bounded_attempt(
+        self, url: str, params: Mapping[str, str] | None, endpoint: str
+    ) -> Any:
+        """`_attempt` within the overall deadline (connect + headers + body)."""
+        try:
+            async with asyncio.timeout(self._deadline):
+                return await self._attempt(url, params, endpoint)
+        except TimeoutError:
+            REQUESTS.labels(endpoint, "timeout").inc()
+            where = f"GET {urlsplit(url).path}"
+            if params and "page" in params:
+                where += f" page {params['page']}"
+            msg = f"{where}: Monica did not finish answering within {self._deadline:g} s"
+            raise _Retry(MonicaUnavailable(msg)) from None
+
+    async def _interruptible(self, work: Awaitable[_T]) -> _T:
+        """Run `work` unless the interrupt event is set first (then MonicaInterrupted)."""
+        if self._interrupt.is_set():
+            if inspect.iscoroutine(work):
+                work.close()
+            raise MonicaInterrupted("the request was stopped: the import is stopping")
+        task = asyncio.ensure_future(work)
+        waker = asyncio.ensure_future(self._interrupt.wait())
+        try:
+            await asyncio.wait({task, waker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waker.cancel()
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if task.cancelled():
+            raise MonicaInterrupted("the request was stopped: the import is stopping")
+        return task.result()
 
     async def _take_slot(self) -> None:
         if self.limiter is not None:
@@ -304,6 +362,13 @@ class MonicaClient:
 
 def _too_large(where: str, limit: int) -> str:
     return f"{where}: the answer is larger than {limit // (1024 * 1024) or 1} MiB"
+
+
+def _too_long_wait(retry: _Retry, cap: float) -> str:
+    return (
+        f"{retry.error.message.removesuffix(' (429)')}: Monica asked to wait {retry.wait:g} s, "
+        f"longer than the {cap:g} s the importer waits; start the import again later"
+    )
 
 
 def _retry_after(value: str | None) -> float:

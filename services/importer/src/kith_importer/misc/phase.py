@@ -43,6 +43,7 @@ from kith_common.monica.errors import (
     MonicaError,
     MonicaNotJson,
     MonicaRefused,
+    MonicaRetryLater,
 )
 from kith_common.monica.urls import source_name
 from kith_importer.config import ImporterConfig
@@ -306,7 +307,7 @@ class _Phase:
             if contact is not None and not err.transient:  # e.g. deleted in Monica since
                 self.tally.error(f"{where}: {err.message}")
                 return None
-            if self.ctx.deliveries >= self.config.max_deliver:
+            if self.ctx.deliveries >= self.config.max_deliver or isinstance(err, MonicaRetryLater):
                 await _fail(self.ctx, self.scope.import_id, f"{where}: {err.message}")
                 raise _Stop from err
             raise  # transient, retries spent: the redelivery resumes from the checkpoint
