@@ -74,6 +74,16 @@ class Settings(BaseSettings):
         ge=0,
         description="Longest 429 Retry-After honoured; a longer one fails the phase.",
     )
+    connection_checks_per_minute: int = Field(
+        default=10,
+        ge=1,
+        description="Monica connection checks one account may start per minute (then 429).",
+    )
+    connection_check_concurrency: int = Field(
+        default=8,
+        ge=1,
+        description="Connection checks one importer process runs at once; more are refused.",
+    )
     monica_max_photo_page_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     photo_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     document_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1)

@@ -182,3 +182,47 @@ async def test_media_retry_of_a_finished_import_queues_photo_sync_once(
         f"/v1/imports/{import_id}/media/retry", json={"api_key": KEY}, headers=h
     )
     assert again.status_code == 409
+
+
+async def test_connection_checks_are_limited_per_account_with_a_retry_after(
+    client: httpx.AsyncClient,
+    acct: TestAccount,
+    other: TestAccount,
+    nats_url: str,
+    stream_prefix: str,
+    settings: Settings,
+) -> None:
+    nc = await nats.connect(nats_url)
+
+    async def importer(msg: nats.aio.msg.Msg) -> None:
+        request = parse_envelope(subjects.RPC_IMPORT_CHECK_CONNECTION, msg.data)
+        reply = CheckConnectionReply(ok=False, code="invalid_key", message="Monica rejected it")
+        envelope = build_reply(subjects.RPC_IMPORT_CHECK_CONNECTION, reply, request=request)
+        await msg.respond(envelope.model_dump_json().encode())
+
+    sub = await nc.subscribe(
+        f"{stream_prefix}.{subjects.RPC_IMPORT_CHECK_CONNECTION}", queue="importer", cb=importer
+    )
+    body = {"api_url": "https://m.example", "api_key": KEY}
+    try:
+        for _ in range(settings.connection_checks_per_minute):
+            answer = await client.post(
+                "/v1/imports/monica/check", json=body, headers=acct.headers("editor")
+            )
+            assert answer.status_code == 200, answer.text
+        refused = await client.post(
+            "/v1/imports/monica/check", json=body, headers=acct.headers("editor")
+        )
+        # Another account has its own allowance.
+        theirs = await client.post(
+            "/v1/imports/monica/check", json=body, headers=other.headers("editor")
+        )
+    finally:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
+        await nc.close()
+    assert refused.status_code == 429
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert refused.json()["type"].endswith("/too-many-requests")
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60 // settings.connection_checks_per_minute
+    assert theirs.status_code == 200

@@ -57,6 +57,7 @@ class ImporterConfig:
     vcard_max_cards: int = 50_000
     request_deadline: float = 120.0
     max_retry_after: float = 120.0
+    check_concurrency: int = 8
     owner: str = field(default_factory=worker_id)
 
     @classmethod
@@ -70,6 +71,7 @@ class ImporterConfig:
             "vcard_max_cards": settings.vcard_max_cards,
             "request_deadline": settings.monica_request_deadline_seconds,
             "max_retry_after": settings.monica_max_retry_after_seconds,
+            "check_concurrency": settings.connection_check_concurrency,
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

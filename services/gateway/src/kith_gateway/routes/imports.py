@@ -64,7 +64,11 @@ def _errors(err: ValidationError) -> InvalidInput:
     )
 
 
-@router.post("/monica/check", response_model=ConnectionCheckOut)
+@router.post(
+    "/monica/check",
+    response_model=ConnectionCheckOut,
+    responses={429: {"description": "Too many connection checks from this account."}},
+)
 async def check_connection(
     session: Session, caller: Editor, ctx: Context, body: ConnectionCheckIn
 ) -> ConnectionCheckOut:

@@ -17,7 +17,7 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kith_common import imports
+from kith_common import imports, throttle
 from kith_common.crypto import encrypt_secret
 from kith_common.db.models import Import
 from kith_common.errors import Conflict, Transient
@@ -32,6 +32,7 @@ from kith_gateway import pagination
 from kith_gateway.context import GatewayContext
 from kith_gateway.deps import Principal
 from kith_gateway.middleware import correlation_id
+from kith_gateway.problems import TooManyRequests
 from kith_gateway.repositories import audit
 from kith_gateway.repositories import imports as repo
 from kith_gateway.schemas.common import Page, PageMeta
@@ -243,6 +244,20 @@ async def check_connection(
     session: AsyncSession, ctx: GatewayContext, principal: Principal, body: ConnectionCheckIn
 ) -> ConnectionCheckOut:
     generation = await writable(session, principal.account_id)
+    # Each check costs an importer task and a request to a server the user names: bounded per
+    # account (the importer also bounds them per process and spaces them per Monica host).
+    wait = await throttle.admit(
+        session,
+        f"gateway:check:{principal.account_id}",
+        per_window=ctx.settings.connection_checks_per_minute,
+        window_seconds=60.0,
+    )
+    if wait:
+        raise TooManyRequests(
+            f"at most {ctx.settings.connection_checks_per_minute} connection checks a minute; "
+            f"try again in {wait} s",
+            retry_after=wait,
+        )
     check_id = uuid.uuid4()
     await repo.add_check(
         session,
