@@ -20,6 +20,18 @@ ENV_PREFIX = "KITH_"
 # A development-only secret: `Settings.require_production_secret` refuses it outside `kith dev`
 # and tests, the way the FastAPI template refuses "changethis".
 DEV_SECRET_KEY = "dev-only-insecure-secret-key-change-me"  # noqa: S105  # refused in production
+# Secret keys printed in this repository, which anyone can read: refused by `kith serve` like
+# the development key (docker-compose.yml's fallback, deploy/k8s/base/secret.example.yaml's).
+PUBLISHED_SECRET_KEYS = frozenset(
+    {
+        DEV_SECRET_KEY,
+        "compose-insecure-default-set-KITH_SECRET_KEY-in-env",
+        "CHANGE-ME",
+    }
+)
+MIN_SECRET_BYTES = 32
+_MIN_DISTINCT_CHARACTERS = 12  # "aaaa…" or "1234…" is long, not random
+_GENERATE = "generate one with `openssl rand -base64 32`"
 
 
 class SettingsError(RuntimeError):
@@ -38,6 +50,10 @@ class Settings(BaseSettings):
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/kith"
     nats_url: str = "nats://127.0.0.1:4222"
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
+    secret_key_previous: SecretStr | None = Field(
+        default=None,
+        description="The key before a rotation: still decrypts what it encrypted, never encrypts.",
+    )
     storage_url: str = "file:///var/lib/kith"
     log_format: Literal["json", "console"] = "json"
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -93,6 +109,12 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9_]*$",
     )
 
+    @field_validator("secret_key_previous", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """An empty `KITH_SECRET_KEY_PREVIOUS` (the example Secret's) means no rotation."""
+        return None if value == "" else value
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
@@ -128,23 +150,71 @@ class Settings(BaseSettings):
 
     def encryption_key(self) -> bytes:
         """A 32-byte AES key derived from `KITH_SECRET_KEY` (any length accepted)."""
-        raw = self.secret_key.get_secret_value().encode()
-        try:
-            decoded = base64.urlsafe_b64decode(raw + b"=" * (-len(raw) % 4))
-        except ValueError:
-            decoded = b""
-        if len(decoded) == 32:
-            return decoded
-        return hashlib.sha256(raw).digest()
+        return _derive(self.secret_key.get_secret_value())
+
+    def decryption_keys(self) -> tuple[bytes, ...]:
+        """The current key, then the previous one (`KITH_SECRET_KEY_PREVIOUS`) if set.
+
+        Rotation: set the old key as `KITH_SECRET_KEY_PREVIOUS` and a new `KITH_SECRET_KEY`;
+        secrets stored before still decrypt, new ones use the new key. Drop the previous key
+        once nothing encrypted with it is left (stored Monica keys live ≤ 24 h).
+        """
+        keys = [self.encryption_key()]
+        if self.secret_key_previous is not None:
+            keys.append(_derive(self.secret_key_previous.get_secret_value()))
+        return tuple(keys)
 
     def require_production_secret(self) -> None:
-        """Refuse the built-in development secret; called by `kith serve` outside dev mode."""
-        if self.is_dev_secret:
-            msg = (
-                f"{ENV_PREFIX}SECRET_KEY: the built-in development key is not allowed here; "
-                "set a random secret (e.g. `openssl rand -base64 32`)"
-            )
+        """Refuse a published or weak secret key; called by `kith serve` outside dev mode."""
+        problem = secret_key_problem(self.secret_key.get_secret_value())
+        if problem is not None:
+            msg = f"{ENV_PREFIX}SECRET_KEY: {problem}; {_GENERATE}"
             raise SettingsError(msg)
+
+
+def _derive(secret: str) -> bytes:
+    raw = secret.encode()
+    decoded = _decoded(raw)
+    if len(decoded) == 32:
+        return decoded
+    return hashlib.sha256(raw).digest()
+
+
+def _decoded(raw: bytes) -> bytes:
+    try:
+        return base64.urlsafe_b64decode(raw + b"=" * (-len(raw) % 4))
+    except ValueError:
+        return b""
+
+
+def secret_key_problem(secret: str) -> str | None:
+    """Why `secret` must not protect production data, or None when it may.
+
+    Refused: a key printed in this repository (anyone has it), or less than 32 bytes of key
+    material: base64 (`openssl rand -base64 32`) counts decoded, hex counts decoded, anything
+    else counts its bytes; a long key of few distinct characters is refused as well.
+    """
+    if secret in PUBLISHED_SECRET_KEYS:
+        if secret == DEV_SECRET_KEY:
+            return "the built-in development key is not allowed here"
+        return "this key is a published example (it is printed in Kith's repository)"
+    if _key_material(secret) < MIN_SECRET_BYTES:
+        return f"the key holds less than {MIN_SECRET_BYTES} bytes of key material"
+    if len(set(secret)) < _MIN_DISTINCT_CHARACTERS:
+        return "the key repeats too few characters to be random"
+    return None
+
+
+def _key_material(secret: str) -> int:
+    """Bytes a key encodes: decoded for hex and strict base64, else its length in bytes."""
+    text = secret.strip()
+    if text and len(text) % 2 == 0 and all(c in "0123456789abcdefABCDEF" for c in text):
+        return len(text) // 2
+    standard = text.translate(str.maketrans("-_", "+/"))
+    try:
+        return len(base64.b64decode(standard + "=" * (-len(standard) % 4), validate=True))
+    except ValueError:
+        return len(secret.encode())
 
 
 def load_settings(**overrides: object) -> Settings:

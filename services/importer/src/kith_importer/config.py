@@ -58,12 +58,19 @@ class ImporterConfig:
     request_deadline: float = 120.0
     max_retry_after: float = 120.0
     check_concurrency: int = 8
+    # KITH_SECRET_KEY_PREVIOUS during a rotation: decrypts keys stored before it, never encrypts.
+    previous_keys: tuple[bytes, ...] = ()
     owner: str = field(default_factory=worker_id)
+
+    @property
+    def decryption_keys(self) -> tuple[bytes, ...]:
+        return (self.encryption_key, *self.previous_keys)
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: object) -> ImporterConfig:
         values: dict[str, object] = {
             "encryption_key": settings.encryption_key(),
+            "previous_keys": settings.decryption_keys()[1:],
             "allow_private_hosts": settings.import_allow_private_hosts,
             "rate_limit_per_window": settings.monica_rate_limit_per_minute,
             "rate_window_seconds": settings.monica_rate_limit_window_seconds,

@@ -63,7 +63,7 @@ async def check_connection(
             ok=False, code="error", message="The check expired or was already answered; try again."
         )
     try:
-        api_key = decrypt_secret(config.encryption_key, taken.api_key_encrypted)
+        api_key = decrypt_secret(config.decryption_keys, taken.api_key_encrypted)
     except SecretDecryptError:
         return CheckConnectionReply(
             ok=False, code="error", message="The key could not be read; try again."

@@ -97,7 +97,7 @@ async def _run(
             )
             return
         try:
-            api_key = imports.decrypt_api_key(row, config.encryption_key)
+            api_key = imports.decrypt_api_key(row, config.decryption_keys)
         except SecretDecryptError as err:
             api_key, key_problem = None, err.detail or str(err)
         else:

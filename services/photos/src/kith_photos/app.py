@@ -23,6 +23,7 @@ SERVICE = "photos"
 def media_limits(settings: Settings, *, rate_window_seconds: float = 60.0) -> MediaLimits:
     return MediaLimits(
         encryption_key=settings.encryption_key(),
+        previous_keys=settings.decryption_keys()[1:],
         photo_max_bytes=settings.photo_max_bytes,
         document_max_bytes=settings.document_max_bytes,
         photo_page_max_bytes=settings.monica_max_photo_page_bytes,

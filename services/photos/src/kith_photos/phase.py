@@ -87,6 +87,8 @@ class MediaLimits:
     rate_limit_per_minute: int
     rate_window_seconds: float = 60.0
     photo_page_timeout_seconds: float = 60.0
+    # KITH_SECRET_KEY_PREVIOUS during a rotation: decrypts keys stored before it.
+    previous_keys: tuple[bytes, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

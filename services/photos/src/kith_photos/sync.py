@@ -209,7 +209,7 @@ async def _claim(
         checkpoint = {"run": uuid.uuid4().hex, "phase": "photos", "page": 1, "seen": []}
         summary = SyncSummary()
         errors = []
-    api_key = imports.decrypt_api_key(row, env.limits.encryption_key)
+    api_key = imports.decrypt_api_key(row, (env.limits.encryption_key, *env.limits.previous_keys))
     options = row.options or {}
     run = Run(
         import_id=import_id,

@@ -8,11 +8,13 @@ checked before anything else so a forged post never reaches a service.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kith_common.errors import InvalidInput, KithError
@@ -27,6 +29,24 @@ _RANK = {"viewer": 0, "editor": 1, "admin": 2}
 # would make browsers log a failed load (and break "no console errors" at every typo). Errors
 # that end the journey (403, 404, 503) keep their status.
 FORM_ERRORS = 200
+
+
+class NoStoreRoute(APIRoute):
+    """Every console response carries `Cache-Control: no-store`.
+
+    Console pages show account data and CSRF tokens; a shared or back-button cache must never
+    keep them (a proxy in front of the gateway, the browser after sign-out).
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def no_store(request: Request) -> Response:
+            response = await handler(request)
+            response.headers["Cache-Control"] = "no-store"
+            return response
+
+        return no_store
 
 
 @dataclass(frozen=True, slots=True)

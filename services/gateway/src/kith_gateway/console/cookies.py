@@ -1,4 +1,8 @@
-"""The console's session cookie and CSRF token (signed with `KITH_SECRET_KEY`)."""
+"""The console's session cookie and CSRF token.
+
+Signed with a key derived from the encryption key for this one purpose, so a cookie signature
+and a stored Monica key never share key material (callers pass `Settings.encryption_key()`).
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,12 @@ COOKIE = "kith_console"
 MAX_AGE_SECONDS = 12 * 3600
 
 
+def _signing_key(secret: bytes) -> bytes:
+    return hmac.new(secret, b"kith:console-cookie", hashlib.sha256).digest()
+
+
 def _serializer(secret: bytes) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(secret, salt="kith-console")
+    return URLSafeTimedSerializer(_signing_key(secret), salt="kith-console")
 
 
 def issue(secret: bytes, token_hash: bytes) -> str:
@@ -34,7 +42,7 @@ def read(secret: bytes, cookie: str | None) -> bytes | None:
 
 
 def csrf(secret: bytes, cookie: str) -> str:
-    return hmac.new(secret, b"csrf:" + cookie.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(_signing_key(secret), b"csrf:" + cookie.encode(), hashlib.sha256).hexdigest()
 
 
 def csrf_ok(secret: bytes, cookie: str | None, given: str | None) -> bool:

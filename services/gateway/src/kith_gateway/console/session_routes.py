@@ -16,13 +16,20 @@ from fastapi.responses import FileResponse, HTMLResponse, Response, StreamingRes
 
 from kith_common.accounts import hash_token
 from kith_gateway.console import cookies
-from kith_gateway.console.access import FORM_ERRORS, error_page, login_redirect, see_other, visitor
+from kith_gateway.console.access import (
+    FORM_ERRORS,
+    NoStoreRoute,
+    error_page,
+    login_redirect,
+    see_other,
+    visitor,
+)
 from kith_gateway.console.render import STATIC_DIR, render
 from kith_gateway.deps import Context, Session, principal_for
 from kith_gateway.events_hub import EventHub
 from kith_gateway.repositories import auth as auth_repo
 
-router = APIRouter()
+router = APIRouter(route_class=NoStoreRoute)
 
 ConsoleCookie = Annotated[str | None, Cookie(alias=cookies.COOKIE)]
 KEEPALIVE_SECONDS = 15.0

@@ -100,7 +100,7 @@ async def _run_locked(
     if claim is None:
         return
     row, checkpoint, scope, options = claim
-    api_key = imports.decrypt_api_key(row, config.encryption_key) if row.api_url else None
+    api_key = imports.decrypt_api_key(row, config.decryption_keys) if row.api_url else None
     if api_key is None or not row.api_url:
         await _fail(ctx, scope.import_id, "the Monica API key is no longer stored")
         return
