@@ -100,6 +100,15 @@ class Settings(BaseSettings):
         ge=1,
         description="Connection checks one importer process runs at once; more are refused.",
     )
+    stream_revalidate_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=30,
+        description="How often an open event stream checks its token again (closes if revoked).",
+    )
+    streams_per_token: int = Field(
+        default=5, ge=1, description="Event streams one token may hold open per gateway process."
+    )
     monica_max_photo_page_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     photo_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1)
     document_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1)

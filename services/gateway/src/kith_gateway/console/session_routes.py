@@ -7,12 +7,10 @@ session cookie.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import APIRouter, Cookie, Form, Request
-from fastapi.responses import FileResponse, HTMLResponse, Response, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from kith_common.accounts import hash_token
 from kith_gateway.console import cookies
@@ -26,13 +24,13 @@ from kith_gateway.console.access import (
 )
 from kith_gateway.console.render import STATIC_DIR, render
 from kith_gateway.deps import Context, Session, principal_for
-from kith_gateway.events_hub import EventHub
+from kith_gateway.problems import TooManyRequests
 from kith_gateway.repositories import auth as auth_repo
+from kith_gateway.streams import KEEPALIVE_SECONDS, open_stream
 
 router = APIRouter(route_class=NoStoreRoute)
 
 ConsoleCookie = Annotated[str | None, Cookie(alias=cookies.COOKIE)]
-KEEPALIVE_SECONDS = 15.0
 _ASSETS = {"console.js": "text/javascript", "console.css": "text/css"}
 
 
@@ -91,31 +89,27 @@ async def logout(
 
 @router.get("/events")
 async def events(request: Request, ctx: Context, cookie: ConsoleCookie = None) -> Response:
+    secret = ctx.settings.encryption_key()
     async with ctx.sessions() as session:
-        v = await visitor(session, ctx.settings.encryption_key(), cookie)
-    if v is None or v.principal is None:
+        v = await visitor(session, secret, cookie)
+    token_hash = cookies.read(secret, cookie)
+    if v is None or v.principal is None or token_hash is None:
         return Response(status_code=401)
-    account_id = v.principal.account_id
-    hub: EventHub = request.app.state.hub
-    queue = await hub.listen(account_id)
 
-    async def stream() -> AsyncIterator[str]:
-        try:
-            yield ": connected\n\n"
-            while True:
-                try:
-                    event = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
-                except TimeoutError:
-                    if await request.is_disconnected():
-                        return
-                    yield ": keepalive\n\n"
-                    continue
-                yield f"id: {event.id}\nevent: {event.type}\ndata: {event.body}\n\n"
-        finally:
-            hub.leave(account_id, queue)
+    async def still_valid() -> bool:
+        if cookies.read(secret, cookie) is None:  # the cookie's own 12 h ran out
+            return False
+        async with ctx.sessions() as session:
+            return await principal_for(session, token_hash) is not None
 
-    return StreamingResponse(
-        stream(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    try:
+        return open_stream(
+            request,
+            account_id=v.principal.account_id,
+            token_key=token_hash,
+            still_valid=still_valid,
+            revalidate_seconds=ctx.settings.stream_revalidate_seconds,
+            per_token=ctx.settings.streams_per_token,
+        )
+    except TooManyRequests:
+        return Response(status_code=429, headers={"Retry-After": str(int(KEEPALIVE_SECONDS))})
