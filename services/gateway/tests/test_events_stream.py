@@ -27,7 +27,6 @@ from kith_common.testing.bus import drop_streams
 from kith_gateway.app import build_app
 from kith_gateway.testing import TestAccount, make_account
 
-
 REVALIDATE_SECONDS = 0.3  # 30 s in production; short here so a revocation shows at once
 PER_TOKEN = 2
 
