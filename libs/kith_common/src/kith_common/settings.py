@@ -15,6 +15,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kith_common.ssrf import AllowedHosts, parse_allowed_hosts
+
 ENV_PREFIX = "KITH_"
 
 # A development-only secret: `Settings.require_production_secret` refuses it outside `kith dev`
@@ -66,6 +68,11 @@ class Settings(BaseSettings):
         description="The limiter's window (importer.md §5: a test setting shortens it).",
     )
     import_allow_private_hosts: bool = False
+    import_allowed_hosts: str = Field(
+        default="",
+        description="Non-public hosts the importer may contact: host names and CIDRs, "
+        "comma-separated (link-local and metadata addresses are refused regardless).",
+    )
     event_retention_days: int = Field(default=7, ge=1)
     max_upload_mb: int = Field(default=20, ge=1)
     vcard_max_cards: int = Field(
@@ -123,6 +130,16 @@ class Settings(BaseSettings):
     def _empty_is_unset(cls, value: object) -> object:
         """An empty `KITH_SECRET_KEY_PREVIOUS` (the example Secret's) means no rotation."""
         return None if value == "" else value
+
+    @field_validator("import_allowed_hosts")
+    @classmethod
+    def _allowed_hosts(cls, value: str) -> str:
+        parse_allowed_hosts(value)  # a bad entry stops start-up, naming the variable
+        return value
+
+    def allowed_hosts(self) -> AllowedHosts:
+        """`KITH_IMPORT_ALLOWED_HOSTS`, parsed."""
+        return parse_allowed_hosts(self.import_allowed_hosts)
 
     @field_validator("database_url")
     @classmethod

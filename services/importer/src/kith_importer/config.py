@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from kith_common.settings import Settings
+from kith_common.ssrf import AllowedHosts
 
 __all__ = ["ImporterConfig", "owner_is_dead", "worker_id"]
 
@@ -60,6 +61,7 @@ class ImporterConfig:
     check_concurrency: int = 8
     # KITH_SECRET_KEY_PREVIOUS during a rotation: decrypts keys stored before it, never encrypts.
     previous_keys: tuple[bytes, ...] = ()
+    allowed_hosts: AllowedHosts = ()  # KITH_IMPORT_ALLOWED_HOSTS
     owner: str = field(default_factory=worker_id)
 
     @property
@@ -71,6 +73,7 @@ class ImporterConfig:
         values: dict[str, object] = {
             "encryption_key": settings.encryption_key(),
             "previous_keys": settings.decryption_keys()[1:],
+            "allowed_hosts": settings.allowed_hosts(),
             "allow_private_hosts": settings.import_allow_private_hosts,
             "rate_limit_per_window": settings.monica_rate_limit_per_minute,
             "rate_window_seconds": settings.monica_rate_limit_window_seconds,

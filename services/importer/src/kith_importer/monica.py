@@ -36,6 +36,7 @@ def open_client(
         api_key,
         limiter=limiter,
         allow_private=config.allow_private_hosts,
+        allowed_hosts=config.allowed_hosts,
         max_response_bytes=config.max_response_bytes,
         backoff_base=config.backoff_base,
         request_deadline=config.request_deadline,

@@ -29,6 +29,7 @@ def media_limits(settings: Settings, *, rate_window_seconds: float = 60.0) -> Me
         photo_page_max_bytes=settings.monica_max_photo_page_bytes,
         response_max_bytes=settings.monica_max_response_bytes,
         allow_private=settings.import_allow_private_hosts,
+        allowed_hosts=settings.allowed_hosts(),
         rate_limit_per_minute=settings.monica_rate_limit_per_minute,
         rate_window_seconds=rate_window_seconds,
     )

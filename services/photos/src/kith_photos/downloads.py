@@ -15,7 +15,7 @@ from typing import Final
 import httpx
 
 from kith_common.monica.client import origin_of
-from kith_common.ssrf import GuardedTransport, HostRefused
+from kith_common.ssrf import AllowedHosts, GuardedTransport, HostRefused
 
 __all__ = ["LOGIN_PAGE_MESSAGE", "Downloaded", "Downloader", "Failed"]
 
@@ -60,13 +60,15 @@ class Downloader:
         max_bytes: int,
         transport: httpx.AsyncBaseTransport | None = None,
         backoff: float = 1.0,
+        allowed_hosts: AllowedHosts = (),
     ) -> None:
         self._origin = origin_of(monica_root)
         self._auth = {"Authorization": f"Bearer {api_key}"}
         self._max_bytes = max_bytes
         self._backoff = backoff
         self._http = httpx.AsyncClient(
-            transport=transport or GuardedTransport(allow_private=allow_private),
+            transport=transport
+            or GuardedTransport(allow_private=allow_private, allowed=allowed_hosts),
             timeout=httpx.Timeout(60.0, connect=10.0),
             follow_redirects=False,
             headers={"Accept": "*/*", "User-Agent": "Kith-importer/1"},

@@ -111,6 +111,7 @@ async def _drive(env: MediaEnv, run: Run, *, last_attempt: bool) -> Outcome:
                 run.api_key,
                 limiter=limiter,
                 allow_private=limits.allow_private,
+                allowed_hosts=limits.allowed_hosts,
                 max_response_bytes=limits.photo_page_max_bytes,
                 read_timeout=limits.photo_page_timeout_seconds,
                 # One retry, then the smaller-limit ladder: a page that timed out twice is too
@@ -125,12 +126,14 @@ async def _drive(env: MediaEnv, run: Run, *, last_attempt: bool) -> Outcome:
                     run.api_key,
                     limiter=limiter,
                     allow_private=limits.allow_private,
+                    allowed_hosts=limits.allowed_hosts,
                     max_response_bytes=limits.response_max_bytes,
                 ) as client,
                 Downloader(
                     monica_root=api_root(run.api_url),
                     api_key=run.api_key,
                     allow_private=limits.allow_private,
+                    allowed_hosts=limits.allowed_hosts,
                     max_bytes=limits.document_max_bytes,
                 ) as downloader,
             ):

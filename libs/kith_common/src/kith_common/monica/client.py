@@ -47,7 +47,7 @@ from kith_common.monica.errors import (
 from kith_common.monica.metrics import RATE_LIMIT_WAIT, REQUESTS, RETRIES
 from kith_common.monica.ratelimit import RateLimiter, Sleep
 from kith_common.monica.urls import api_root
-from kith_common.ssrf import GuardedTransport, HostRefused
+from kith_common.ssrf import AllowedHosts, GuardedTransport, HostRefused
 
 __all__ = ["ClientStats", "MonicaClient", "Page", "origin_of"]
 
@@ -107,6 +107,7 @@ class MonicaClient:
         request_deadline: float = DEFAULT_REQUEST_DEADLINE,
         max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
         interrupt: asyncio.Event | None = None,
+        allowed_hosts: AllowedHosts = (),
     ) -> None:
         self.root = api_root(base_url)
         self._origin = origin_of(self.root)
@@ -123,7 +124,8 @@ class MonicaClient:
         self.stats = ClientStats()
         timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
         self._http = httpx.AsyncClient(
-            transport=transport or GuardedTransport(allow_private=allow_private),
+            transport=transport
+            or GuardedTransport(allow_private=allow_private, allowed=allowed_hosts),
             timeout=timeout,
             follow_redirects=False,
             headers={"Accept": "application/json", "User-Agent": "Kith-importer/1"},
