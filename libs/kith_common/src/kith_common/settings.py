@@ -107,6 +107,11 @@ class Settings(BaseSettings):
         ge=1,
         description="Connection checks one importer process runs at once; more are refused.",
     )
+    trusted_proxies: str = Field(
+        default="",
+        description="Proxies whose X-Forwarded-For/-Proto the HTTP servers believe (uvicorn's "
+        "--forwarded-allow-ips: comma-separated IPs or CIDRs, '*' for any); empty: none.",
+    )
     stream_revalidate_seconds: float = Field(
         default=30.0,
         gt=0,

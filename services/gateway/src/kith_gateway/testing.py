@@ -6,13 +6,18 @@ is exactly what `kith admin create-account` would produce.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kith_common.accounts import create_account, issue_api_token, issue_operator_token
 from kith_common.db.models import User
+
+if TYPE_CHECKING:
+    import httpx
 
 
 @dataclass
@@ -52,3 +57,12 @@ async def make_account(
 async def make_operator(sessions: async_sessionmaker[AsyncSession]) -> str:
     async with sessions() as session, session.begin():
         return await issue_operator_token(session, f"op-{uuid.uuid4().hex[:8]}")
+
+
+async def console_sign_in(client: httpx.AsyncClient, token: str) -> httpx.Response:
+    """Sign in to the console as a browser does: the form (its CSRF cookie), then the post."""
+    form = await client.get("/console/login")
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', form.text)
+    assert found is not None, "the sign-in form has no CSRF token"
+    client.cookies.set("kith_login", form.cookies["kith_login"], path="/console")
+    return await client.post("/console/login", data={"token": token, "csrf": found.group(1)})

@@ -8,11 +8,19 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 COOKIE = "kith_console"
 MAX_AGE_SECONDS = 12 * 3600
+# The sign-in form's own CSRF binding: a random nonce cookie, before any session exists.
+LOGIN_COOKIE = "kith_login"
+LOGIN_MAX_AGE_SECONDS = 3600
+
+
+def new_login_nonce() -> str:
+    return secrets.token_hex(16)
 
 
 def _signing_key(secret: bytes) -> bytes:

@@ -41,15 +41,42 @@ async def asset(name: str) -> Response:
     return FileResponse(STATIC_DIR / name, media_type=_ASSETS[name])
 
 
+LoginCookie = Annotated[str | None, Cookie(alias=cookies.LOGIN_COOKIE)]
+
+
 @router.get("/login")
-async def login_form() -> HTMLResponse:
-    return HTMLResponse(render("login.html", v=None, title="Sign in", errors={}))
+async def login_form(request: Request, ctx: Context, pending: LoginCookie = None) -> HTMLResponse:
+    """The sign-in form, with a CSRF token bound to a pre-session cookie (login CSRF)."""
+    pending = pending or cookies.new_login_nonce()
+    csrf = cookies.csrf(ctx.settings.encryption_key(), pending)
+    html = render("login.html", v=None, title="Sign in", errors={}, login_csrf=csrf)
+    response = HTMLResponse(html)
+    response.set_cookie(
+        cookies.LOGIN_COOKIE,
+        pending,
+        max_age=cookies.LOGIN_MAX_AGE_SECONDS,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/console",
+    )
+    return response
 
 
 @router.post("/login")
 async def login(
-    request: Request, session: Session, ctx: Context, token: Annotated[str, Form()] = ""
+    request: Request,
+    session: Session,
+    ctx: Context,
+    token: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+    pending: LoginCookie = None,
 ) -> Response:
+    # Login CSRF: a form posted from another site would sign the victim in as the attacker.
+    if not cookies.csrf_ok(ctx.settings.encryption_key(), pending, csrf):
+        return error_page(
+            403, "The sign-in form expired or was not sent from this console; reload."
+        )
     token = token.strip()
     digest = hash_token(token) if token else b""
     target = "/console/imports"
@@ -59,7 +86,7 @@ async def login(
             target = "/console/operator"
         else:
             errors = {"token": "That token is not valid." if token else "Enter an API token."}
-            html = render("login.html", v=None, title="Sign in", errors=errors)
+            html = render("login.html", v=None, title="Sign in", errors=errors, login_csrf=csrf)
             return HTMLResponse(html, status_code=FORM_ERRORS)
     response = see_other(target)
     response.set_cookie(
@@ -68,9 +95,12 @@ async def login(
         max_age=cookies.MAX_AGE_SECONDS,
         httponly=True,
         samesite="strict",
+        # Behind a TLS-terminating proxy the scheme comes from X-Forwarded-Proto, which uvicorn
+        # honours only from KITH_TRUSTED_PROXIES.
         secure=request.url.scheme == "https",
         path="/console",
     )
+    response.delete_cookie(cookies.LOGIN_COOKIE, path="/console")
     return response
 
 
