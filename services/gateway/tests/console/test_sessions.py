@@ -1,6 +1,8 @@
-"""Console sign-in over a real server: login CSRF, Secure cookies behind a trusted proxy."""
+"""Console sessions: login CSRF, Secure cookies behind a trusted proxy, server-side sign-out."""
 
 from __future__ import annotations
+
+import re
 
 import httpx
 import pytest
@@ -9,7 +11,7 @@ from kith_common.ports import free_port
 from kith_common.settings import Settings
 from kith_common.testing import eventually
 from kith_gateway.app import build_app
-from kith_gateway.testing import console_sign_in, make_account
+from kith_gateway.testing import TestAccount, console_sign_in, make_account
 
 HTTPS = {"X-Forwarded-Proto": "https"}
 
@@ -49,3 +51,28 @@ async def test_the_cookie_is_secure_behind_a_trusted_tls_proxy_only(
         assert ("; secure" in cookie.lower()) is secure
     finally:
         await runtime.stop()
+
+
+async def test_sign_out_ends_the_session_for_every_copy_of_the_cookie(
+    client: httpx.AsyncClient, acct: TestAccount
+) -> None:
+    client.cookies.clear()
+    signed = await console_sign_in(client, acct.tokens["editor"])
+    cookie = signed.cookies["kith_console"]
+    assert acct.tokens["editor"] not in cookie
+    client.cookies.set("kith_console", cookie, path="/console")
+    page = await client.get("/console/account")
+    assert page.status_code == 200
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)
+    assert found is not None
+    out = await client.post("/console/logout", data={"csrf": found.group(1)})
+    assert out.status_code == 303
+    # A copy kept from before (another tab, a stolen cookie) no longer signs anyone in.
+    client.cookies.set("kith_console", cookie, path="/console")
+    replay = await client.get("/console/account")
+    assert replay.status_code == 303
+    assert replay.headers["location"] == "/console/login"
+    # The token itself still works, in the API and for a new sign-in.
+    assert (await client.get("/v1/account", headers=acct.headers("editor"))).status_code == 200
+    assert (await console_sign_in(client, acct.tokens["editor"])).status_code == 303
+    client.cookies.clear()

@@ -22,6 +22,7 @@ from kith_gateway.console import cookies
 from kith_gateway.console.render import render
 from kith_gateway.deps import Principal, principal_for
 from kith_gateway.repositories import auth as auth_repo
+from kith_gateway.repositories import console_sessions
 
 _RANK = {"viewer": 0, "editor": 1, "admin": 2}
 
@@ -73,8 +74,16 @@ class FormErrors(Exception):
     errors: dict[str, str] = field(default_factory=dict)
 
 
+async def session_token(session: AsyncSession, secret: bytes, cookie: str | None) -> bytes | None:
+    """The token hash behind a valid cookie whose session was not signed out (or expired)."""
+    session_secret = cookies.read(secret, cookie)
+    if session_secret is None:
+        return None
+    return await console_sessions.token_of(session, cookies.session_id(session_secret))
+
+
 async def visitor(session: AsyncSession, secret: bytes, cookie: str | None) -> Visitor | None:
-    token_hash = cookies.read(secret, cookie)
+    token_hash = await session_token(session, secret, cookie)
     if token_hash is None or cookie is None:
         return None
     csrf = cookies.csrf(secret, cookie)

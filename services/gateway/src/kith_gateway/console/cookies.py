@@ -31,12 +31,22 @@ def _serializer(secret: bytes) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(_signing_key(secret), salt="kith-console")
 
 
-def issue(secret: bytes, token_hash: bytes) -> str:
-    return _serializer(secret).dumps(token_hash.hex())
+def new_session() -> bytes:
+    """A console session's secret: the cookie carries it, the database only its hash."""
+    return secrets.token_bytes(32)
+
+
+def session_id(session_secret: bytes) -> bytes:
+    """`console_sessions.id` of a session secret (a leaked table row signs no one in)."""
+    return hashlib.sha256(session_secret).digest()
+
+
+def issue(secret: bytes, session_secret: bytes) -> str:
+    return _serializer(secret).dumps(session_secret.hex())
 
 
 def read(secret: bytes, cookie: str | None) -> bytes | None:
-    """The token hash named by a valid, unexpired cookie."""
+    """The session secret named by a valid, unexpired cookie."""
     if not cookie:
         return None
     try:

@@ -7,6 +7,7 @@ session cookie.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Cookie, Form, Request
@@ -26,6 +27,7 @@ from kith_gateway.console.render import STATIC_DIR, render
 from kith_gateway.deps import Context, Session, principal_for
 from kith_gateway.problems import TooManyRequests
 from kith_gateway.repositories import auth as auth_repo
+from kith_gateway.repositories import console_sessions
 from kith_gateway.streams import KEEPALIVE_SECONDS, open_stream
 
 router = APIRouter(route_class=NoStoreRoute)
@@ -88,10 +90,19 @@ async def login(
             errors = {"token": "That token is not valid." if token else "Enter an API token."}
             html = render("login.html", v=None, title="Sign in", errors=errors, login_csrf=csrf)
             return HTMLResponse(html, status_code=FORM_ERRORS)
+    session_secret = cookies.new_session()
+    await console_sessions.prune(session)
+    await console_sessions.add(
+        session,
+        cookies.session_id(session_secret),
+        digest,
+        dt.datetime.now(dt.UTC) + dt.timedelta(seconds=cookies.MAX_AGE_SECONDS),
+    )
+    await session.commit()
     response = see_other(target)
     response.set_cookie(
         cookies.COOKIE,
-        cookies.issue(ctx.settings.encryption_key(), digest),
+        cookies.issue(ctx.settings.encryption_key(), session_secret),
         max_age=cookies.MAX_AGE_SECONDS,
         httponly=True,
         samesite="strict",
@@ -106,12 +117,19 @@ async def login(
 
 @router.post("/logout")
 async def logout(
+    session: Session,
     ctx: Context,
     cookie: ConsoleCookie = None,
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
-    if not cookies.csrf_ok(ctx.settings.encryption_key(), cookie, csrf):
+    secret = ctx.settings.encryption_key()
+    if not cookies.csrf_ok(secret, cookie, csrf):
         return error_page(403, "The form expired; reload the page.")
+    session_secret = cookies.read(secret, cookie)
+    if session_secret is not None:
+        # Server-side: a copy of the cookie (another tab, a stolen one) stops working too.
+        await console_sessions.revoke(session, cookies.session_id(session_secret))
+        await session.commit()
     response = login_redirect()
     response.delete_cookie(cookies.COOKIE, path="/console")
     return response
@@ -127,10 +145,9 @@ async def events(request: Request, ctx: Context, cookie: ConsoleCookie = None) -
         return Response(status_code=401)
 
     async def still_valid() -> bool:
-        if cookies.read(secret, cookie) is None:  # the cookie's own 12 h ran out
-            return False
+        # The cookie's 12 h, the session (signed out elsewhere?) and the token behind it.
         async with ctx.sessions() as session:
-            return await principal_for(session, token_hash) is not None
+            return await visitor(session, secret, cookie) is not None
 
     try:
         return open_stream(
