@@ -19,13 +19,10 @@ from kith_common.events.payloads.imports import (
     ImportProgress,
 )
 from kith_common.events.registry import build_envelope
-from kith_common.ports import free_port
 from kith_common.service import Runtime
 from kith_common.settings import Settings
-from kith_common.testing import eventually
 from kith_common.testing.bus import drop_streams
-from kith_gateway.app import build_app
-from kith_gateway.testing import TestAccount, make_account
+from kith_gateway.testing import TestAccount, make_account, running_gateway
 
 REVALIDATE_SECONDS = 0.3  # 30 s in production; short here so a revocation shows at once
 PER_TOKEN = 2
@@ -35,29 +32,10 @@ PER_TOKEN = 2
 async def server(
     settings: Settings, nats_url: str, stream_prefix: str
 ) -> AsyncIterator[tuple[Runtime, str]]:
-    port = free_port()
-    runtime = build_app(
-        settings.model_copy(
-            update={
-                "gateway_port": port,
-                "stream_revalidate_seconds": REVALIDATE_SECONDS,
-                "streams_per_token": PER_TOKEN,
-            }
-        )
-    )
-    await runtime.start()
-    base = f"http://127.0.0.1:{port}"
-
-    async def up() -> bool:
-        try:
-            async with httpx.AsyncClient() as http:
-                return (await http.get(f"{base}/healthz")).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    await eventually(up, timeout=20)
-    yield runtime, base
-    await runtime.stop()
+    async with running_gateway(
+        settings, stream_revalidate_seconds=REVALIDATE_SECONDS, streams_per_token=PER_TOKEN
+    ) as (runtime, base):
+        yield runtime, base
     await drop_streams(nats_url, stream_prefix)
 
 

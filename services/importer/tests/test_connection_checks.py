@@ -11,16 +11,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kith_common.crypto import encrypt_secret
-from kith_common.db.models import ImportConnectionCheck, RateLimit
-from kith_common.events import subjects
-from kith_common.events.payloads.imports import CheckConnection
-from kith_common.events.registry import build_envelope, parse_reply
+from kith_common.db.models import RateLimit
 from kith_common.service import Runtime
 from kith_common.testing.fake_monica import FakeMonica, FakeMonicaServer, Fault
 from kith_importer.connection import BUSY
 from kith_importer.sweeper import Sweeper
-from kith_importer.testing import KEY
+from kith_importer.testing import check_connection
 
 Sessions = async_sessionmaker[AsyncSession]
 BOUND = 8  # ImporterConfig.check_concurrency, the default the `importer` fixture keeps
@@ -29,30 +25,7 @@ BOUND = 8  # ImporterConfig.check_concurrency, the default the `importer` fixtur
 async def _check(
     importer: Runtime, sessions: Sessions, account: tuple[int, int], url: str
 ) -> dict[str, Any]:
-    check_id = uuid.uuid4()
-    async with sessions() as session, session.begin():
-        session.add(
-            ImportConnectionCheck(
-                id=check_id,
-                account_id=account[0],
-                api_url=url,
-                api_key_encrypted=encrypt_secret(KEY, "test-token"),
-                expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10),
-            )
-        )
-    envelope = build_envelope(
-        subjects.RPC_IMPORT_CHECK_CONNECTION,
-        CheckConnection(check_id=check_id),
-        account_id=account[0],
-        generation=None,
-    )
-    assert importer.nc is not None
-    reply = await importer.nc.request(
-        importer.layout.subject(subjects.RPC_IMPORT_CHECK_CONNECTION),
-        envelope.model_dump_json().encode(),
-        timeout=15,
-    )
-    return parse_reply(subjects.RPC_IMPORT_CHECK_CONNECTION, reply.data).data.model_dump()
+    return (await check_connection(importer, sessions, account, url, "test-token"))[1]
 
 
 async def test_checks_beyond_the_bound_are_answered_busy_at_once(
