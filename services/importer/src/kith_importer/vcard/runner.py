@@ -103,8 +103,8 @@ async def _run(
         checkpoint = dict(row.checkpoint or {})
         summary: dict[str, Any] = dict(row.summary or {})
         storage_key = row.file_storage_key
-    text = await _read_upload(ctx, import_id, storage, storage_key, config.vcard_max_cards)
-    if text is None:
+    upload = await _read_upload(ctx, import_id, storage, storage_key, config.vcard_max_cards)
+    if upload is None:
         return
     started = time.monotonic()
     if not summary:
@@ -114,12 +114,12 @@ async def _run(
             "skipped": 0,
             "errors": [],
             "error_count": 0,
-            "cards": text.total,
-            "latin1_fallback": text.latin1,
+            "cards": upload.total,
+            "latin1_fallback": upload.latin1,
         }
     position = int(checkpoint.get("card", 0))
-    stream = CardStream(text.text)
-    del text
+    stream = CardStream(upload.text)
+    del upload  # the stream holds the text; nothing else needs it
     await asyncio.to_thread(stream.skip, position)
     await _progress(ctx, import_id, position, int(summary["cards"]))
     # One step: read and parse the next cards in a worker thread (the loop keeps acking and
