@@ -19,34 +19,23 @@ from kith_common.events.payloads.imports import (
     ImportProgress,
 )
 from kith_common.events.registry import build_envelope
-from kith_common.ports import free_port
 from kith_common.service import Runtime
 from kith_common.settings import Settings
-from kith_common.testing import eventually
 from kith_common.testing.bus import drop_streams
-from kith_gateway.app import build_app
-from kith_gateway.testing import TestAccount, make_account
+from kith_gateway.testing import TestAccount, make_account, running_gateway
+
+REVALIDATE_SECONDS = 0.3  # 30 s in production; short here so a revocation shows at once
+PER_TOKEN = 2
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def server(
     settings: Settings, nats_url: str, stream_prefix: str
 ) -> AsyncIterator[tuple[Runtime, str]]:
-    port = free_port()
-    runtime = build_app(settings.model_copy(update={"gateway_port": port}))
-    await runtime.start()
-    base = f"http://127.0.0.1:{port}"
-
-    async def up() -> bool:
-        try:
-            async with httpx.AsyncClient() as http:
-                return (await http.get(f"{base}/healthz")).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    await eventually(up, timeout=20)
-    yield runtime, base
-    await runtime.stop()
+    async with running_gateway(
+        settings, stream_revalidate_seconds=REVALIDATE_SECONDS, streams_per_token=PER_TOKEN
+    ) as (runtime, base):
+        yield runtime, base
     await drop_streams(nats_url, stream_prefix)
 
 
@@ -158,3 +147,44 @@ async def test_gateway_own_events_reach_the_stream_through_the_outbox(
     assert dismissed.status_code == 200
     await asyncio.wait_for(task, 20)
     assert seen == ["dedup.candidate.dismissed"]
+
+
+async def test_a_revoked_token_ends_its_streams_and_a_token_holds_at_most_its_cap(
+    server: tuple[Runtime, str],
+) -> None:
+    runtime, base = server
+    acct = await make_account(runtime.sessions)
+    async with httpx.AsyncClient(base_url=base, timeout=None) as http:
+        made = await http.post("/v1/tokens", json={"name": "dashboard"}, headers=acct.headers())
+        assert made.status_code == 201, made.text
+        token = made.json()["token"]
+        mine = {"Authorization": f"Bearer {token}"}
+        endings: list[list[str]] = [[], []]
+        connected = [asyncio.Event(), asyncio.Event()]
+
+        async def listen(i: int) -> None:
+            async with http.stream("GET", "/v1/events", headers=mine) as response:
+                assert response.status_code == 200
+                async for line in response.aiter_lines():
+                    if line.startswith(": connected"):
+                        connected[i].set()
+                    elif line.startswith("event: "):
+                        endings[i].append(line)
+
+        streams = [asyncio.create_task(listen(i)) for i in range(PER_TOKEN)]
+        for event in connected:
+            await asyncio.wait_for(event.wait(), 10)
+        refused = await http.get("/v1/events", headers=mine)
+        assert refused.status_code == 429
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert refused.json()["type"].endswith("/too-many-streams")
+        assert int(refused.headers["Retry-After"]) > 0
+        # Another token of the same account is not limited by this one's streams.
+        async with http.stream("GET", "/v1/events", headers=acct.headers("viewer")) as other:
+            assert other.status_code == 200
+
+        gone = await http.delete(f"/v1/tokens/{made.json()['id']}", headers=acct.headers())
+        assert gone.status_code == 204
+        # Without the re-check both would stream on (keepalives) until the test's deadline.
+        await asyncio.wait_for(asyncio.gather(*streams), 10)
+    assert endings == [["event: revoked"], ["event: revoked"]]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import threading
 import uuid
 from typing import Any
@@ -13,7 +12,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kith_common import imports
-from kith_common.crypto import encrypt_secret
 from kith_common.db.models import (
     Contact,
     Import,
@@ -23,8 +21,6 @@ from kith_common.db.models import (
     Relationship,
 )
 from kith_common.events import subjects
-from kith_common.events.payloads.imports import CheckConnection
-from kith_common.events.registry import build_envelope, parse_reply
 from kith_common.service import Runtime
 from kith_common.testing import eventually
 from kith_common.testing.fake_monica import (
@@ -34,7 +30,7 @@ from kith_common.testing.fake_monica import (
     World,
     generate,
 )
-from kith_importer.testing import KEY, create, wait_for
+from kith_importer.testing import KEY, check_connection, create, wait_for
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -311,32 +307,10 @@ async def test_references_to_merged_contacts_and_a_reimport_land_on_the_survivor
 async def _check(
     importer: Runtime, session_factory: Sessions, account: tuple[int, int], url: str, key: str
 ) -> dict[str, Any]:
-    check_id = uuid.uuid4()
-    async with session_factory() as session, session.begin():
-        session.add(
-            ImportConnectionCheck(
-                id=check_id,
-                account_id=account[0],
-                api_url=url,
-                api_key_encrypted=encrypt_secret(KEY, key),
-                expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10),
-            )
-        )
-    envelope = build_envelope(
-        subjects.RPC_IMPORT_CHECK_CONNECTION,
-        CheckConnection(check_id=check_id),
-        account_id=account[0],
-        generation=None,
-    )
-    assert importer.nc is not None
-    reply = await importer.nc.request(
-        importer.layout.subject(subjects.RPC_IMPORT_CHECK_CONNECTION),
-        envelope.model_dump_json().encode(),
-        timeout=15,
-    )
+    check_id, reply = await check_connection(importer, session_factory, account, url, key)
     async with session_factory() as session:
         assert await session.get(ImportConnectionCheck, check_id) is None  # taken once
-    return parse_reply(subjects.RPC_IMPORT_CHECK_CONNECTION, reply.data).data.model_dump()
+    return reply
 
 
 async def test_connection_check_answers_ok_rejected_and_web_page(

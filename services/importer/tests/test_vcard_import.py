@@ -2,20 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest_asyncio
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kith_common import imports
-from kith_common.db.models import Address, Contact, ContactField, Import, Note, Outbox
+from kith_common.db.models import (
+    Address,
+    Contact,
+    ContactField,
+    Import,
+    ImportRecord,
+    Inbox,
+    Note,
+    Outbox,
+)
 from kith_common.events import subjects
+from kith_common.metrics import REGISTRY
 from kith_common.service import Runtime
 from kith_common.storage import account_prefix, open_storage
 from kith_common.testing.bus import Harness
+from kith_common.testing.plugin import eventually
 from kith_importer.app import build_app
 from kith_importer.config import ImporterConfig
 from kith_importer.testing import KEY, wait_for
@@ -34,12 +46,24 @@ CARDS = (
 )
 
 
+MAX_CARDS = 40
+
+
+def _tiny(n: int, *, uid: dict[int, str] | None = None) -> bytes:
+    """`n` small cards; `uid` gives some of them (by index) a UID."""
+    cards = []
+    for i in range(n):
+        extra = f"UID:{uid[i]}\r\n" if uid and i in uid else ""
+        cards.append(f"BEGIN:VCARD\r\nVERSION:3.0\r\n{extra}N:P{i};Q{i};;;\r\nEND:VCARD\r\n")
+    return "".join(cards).encode()
+
+
 @pytest_asyncio.fixture(loop_scope="session")
 async def vcard_importer(harness: Harness, tmp_path: Path) -> tuple[Runtime, str]:
     url = f"file://{tmp_path}"
     settings = harness.settings(storage_url=url)
     config = ImporterConfig.from_settings(
-        settings, max_deliver=3, nack_delays=(0.2,), encryption_key=KEY
+        settings, max_deliver=3, nack_delays=(1.0,), encryption_key=KEY, vcard_max_cards=MAX_CARDS
     )
     runtime = build_app(settings, config)
     harness.runtimes.append(runtime)
@@ -51,11 +75,14 @@ async def _upload(
     sessions: Sessions,
     account: tuple[int, int],
     url: str,
-    data: bytes,
+    data: bytes | None,
     options: dict[str, Any] | None = None,
+    *,
+    key: str | None = None,
 ) -> int:
-    key = f"{account_prefix(account[0])}imports/{uuid.uuid4()}.vcf"
-    await open_storage(url).put(key, data)
+    key = key or f"{account_prefix(account[0])}imports/{uuid.uuid4()}.vcf"
+    if data is not None:
+        await open_storage(url).put(key, data)
     async with sessions() as session, session.begin():
         row = await imports.create_import(
             session,
@@ -65,7 +92,7 @@ async def _upload(
             source="vcard",
             options=options or {},
             file_name="cards.vcf",
-            file_size=len(data),
+            file_size=len(data or b""),
             file_storage_key=key,
         )
     return row.id
@@ -149,3 +176,116 @@ async def test_a_file_without_any_readable_card_fails_with_a_reason(
         final = await s.get(Import, row.id)
     assert final is not None
     assert final.api_key_encrypted is None
+
+
+async def test_a_file_over_the_card_cap_fails_before_any_contact_is_written(
+    vcard_importer: tuple[Runtime, str], session_factory: Sessions, account: tuple[int, int]
+) -> None:
+    _, url = vcard_importer
+    import_id = await _upload(session_factory, account, url, _tiny(MAX_CARDS + 1))
+    row = await wait_for(session_factory, import_id)
+    assert row.status == "failed"
+    assert row.error == (
+        f"the file holds {MAX_CARDS + 1} cards; at most {MAX_CARDS} are imported from one file "
+        "(split it, or raise KITH_VCARD_MAX_CARDS)"
+    )
+    async with session_factory() as s:
+        assert await s.scalar(select(Contact.id).where(Contact.account_id == account[0])) is None
+
+
+def _retried() -> float:
+    """Deliveries of the importer's start command that were nacked for a retry, so far."""
+    total = 0.0
+    for metric in REGISTRY.collect():
+        for sample in metric.samples:
+            labels = sample.labels
+            if (
+                sample.name == "kith_bus_messages_handled_total"
+                and labels.get("outcome") == "retried"
+                and labels.get("consumer", "").endswith("importer-start")
+            ):
+                total += sample.value
+    return total
+
+
+async def test_a_storage_error_is_retried_and_the_import_then_completes(
+    vcard_importer: tuple[Runtime, str],
+    session_factory: Sessions,
+    account: tuple[int, int],
+    tmp_path: Path,
+) -> None:
+    _, url = vcard_importer
+    key = f"{account_prefix(account[0])}imports/{uuid.uuid4()}.vcf"
+    unreadable = tmp_path / key
+    unreadable.mkdir(parents=True)  # reading it fails with an OSError that is not "missing"
+    before = _retried()
+    import_id = await _upload(session_factory, account, url, None, key=key)
+    await eventually(lambda: _retried() > before, what="the failed read was nacked")
+    unreadable.rmdir()
+    await open_storage(url).put(key, CARDS)
+    row = await wait_for(session_factory, import_id)
+    assert row.status == "completed", row.error
+    assert row.summary["contacts"] == 2
+
+
+async def test_a_worker_that_lost_its_lease_stops_writing(
+    vcard_importer: tuple[Runtime, str], session_factory: Sessions, account: tuple[int, int]
+) -> None:
+    """Another worker owns the import once it took the stale lease: we must not write on."""
+    _, url = vcard_importer
+    first = await wait_for(
+        session_factory,
+        await _upload(session_factory, account, url, _tiny(1, uid={0: "held"})),
+    )
+    assert first.status == "completed"
+    async with session_factory() as s:
+        held = await s.scalar(select(Contact.id).where(Contact.account_id == account[0]))
+    # Card 14 (the second step) updates the contact the test holds locked, so the worker
+    # cannot get past that step until the test has taken the lease over.
+    async with session_factory() as locker, locker.begin():
+        await locker.execute(select(Contact.id).where(Contact.id == held).with_for_update())
+        import_id = await _upload(session_factory, account, url, _tiny(30, uid={14: "held"}))
+
+        async def checkpointed() -> bool:
+            async with session_factory() as s:
+                row = await s.get(Import, import_id)
+                return row is not None and (row.checkpoint or {}).get("card") == 10
+
+        await eventually(checkpointed, what="the first step committed")
+
+        async def take_over() -> None:
+            async with session_factory() as s, s.begin():
+                await s.execute(
+                    update(Import)
+                    .where(Import.id == import_id)
+                    .values(lease_owner="elsewhere:1:other", heartbeat_at=func.now())
+                )
+
+        taking = asyncio.create_task(take_over())
+    await taking
+    async with session_factory() as s:
+        start_id = await s.scalar(
+            select(Outbox.envelope["id"].astext).where(
+                Outbox.subject == subjects.IMPORT_START,
+                Outbox.envelope["data"]["import_id"].as_integer() == import_id,
+            )
+        )
+
+    async def handled() -> bool:
+        async with session_factory() as s:
+            found = await s.scalar(select(Inbox.message_id).where(Inbox.message_id == start_id))
+            return found is not None
+
+    await eventually(handled, what="the start command was acked")
+    async with session_factory() as s:
+        row = await s.get(Import, import_id)
+        assert row is not None
+        written = await s.scalar(
+            select(func.count())
+            .select_from(ImportRecord)
+            .where(ImportRecord.import_id == import_id)
+        )
+    assert row.status == "processing"
+    assert row.lease_owner == "elsewhere:1:other"
+    assert row.checkpoint["card"] in (10, 20)
+    assert written == row.checkpoint["card"]  # nothing past the last step it owned

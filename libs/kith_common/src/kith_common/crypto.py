@@ -2,14 +2,17 @@
 
 The Monica API key is the only secret Kith stores (ARCHITECTURE §6). It is encrypted before it
 reaches PostgreSQL and decrypted only in the memory of the process that calls Monica. The blob
-is `version (1 byte) || nonce (12 bytes) || ciphertext+tag`; the version byte lets a later key
-rotation tell old blobs from new. A purpose string is bound as associated data, so a blob
-copied from one column into another does not decrypt there.
+is `version (1 byte) || nonce (12 bytes) || ciphertext+tag`. Key rotation: new blobs use
+`KITH_SECRET_KEY`; decryption also tries `KITH_SECRET_KEY_PREVIOUS` (docs/operations.md). A
+purpose string is bound as associated data, so a blob copied from one column into another
+does not decrypt there.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -36,8 +39,13 @@ def encrypt_secret(key: bytes, secret: str, *, purpose: bytes = MONICA_API_KEY) 
     return _VERSION + nonce + AESGCM(key).encrypt(nonce, secret.encode(), purpose)
 
 
-def decrypt_secret(key: bytes, blob: bytes, *, purpose: bytes = MONICA_API_KEY) -> str:
-    """Decrypt a blob of `encrypt_secret`.
+def decrypt_secret(
+    key: bytes | Sequence[bytes], blob: bytes, *, purpose: bytes = MONICA_API_KEY
+) -> str:
+    """Decrypt a blob of `encrypt_secret` with `key`, or the first of several that fits.
+
+    Several keys are a rotation (`Settings.decryption_keys()`: the current key, then the
+    previous one), so blobs stored before `KITH_SECRET_KEY` changed still decrypt.
 
     Raises:
         SecretDecryptError: wrong key, wrong purpose or a damaged blob. The message never
@@ -47,8 +55,11 @@ def decrypt_secret(key: bytes, blob: bytes, *, purpose: bytes = MONICA_API_KEY) 
         msg = "the stored secret has an unknown format"
         raise SecretDecryptError(msg)
     nonce, body = blob[1 : 1 + _NONCE_BYTES], blob[1 + _NONCE_BYTES :]
-    try:
-        return AESGCM(key).decrypt(nonce, body, purpose).decode()
-    except InvalidTag as err:
-        msg = "the stored secret cannot be decrypted with the current KITH_SECRET_KEY"
-        raise SecretDecryptError(msg) from err
+    for candidate in (key,) if isinstance(key, bytes) else key:
+        with contextlib.suppress(InvalidTag):
+            return AESGCM(candidate).decrypt(nonce, body, purpose).decode()
+    msg = (
+        "the stored secret cannot be decrypted with the current KITH_SECRET_KEY "
+        "(nor KITH_SECRET_KEY_PREVIOUS)"
+    )
+    raise SecretDecryptError(msg)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal, cast
 
@@ -127,7 +127,7 @@ async def get_live(session: AsyncSession, account_id: int) -> Import | None:
     )
 
 
-def decrypt_api_key(row: Import, encryption_key: bytes) -> str | None:
+def decrypt_api_key(row: Import, encryption_key: bytes | Sequence[bytes]) -> str | None:
     """The plaintext key, in memory only; None once it was wiped."""
     if row.api_key_encrypted is None:
         return None

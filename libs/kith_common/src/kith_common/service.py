@@ -229,6 +229,11 @@ class Runtime:
             log_config=None,
             access_log=False,
             lifespan="on",
+            # Forwarded headers only from the proxies the operator names (a TLS-terminating
+            # ingress): then request.url.scheme is https and console cookies are Secure. Any
+            # other client could forge them, so with none named none are believed.
+            proxy_headers=bool(self.settings.trusted_proxies),
+            forwarded_allow_ips=self.settings.trusted_proxies or None,
         )
         server = _QuietServer(config)
         self._servers.append(server)

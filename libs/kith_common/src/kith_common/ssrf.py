@@ -2,9 +2,15 @@
 
 Every request to a user-named host resolves the name once, refuses loopback, private, link-local,
 CGNAT, unspecified, multicast and reserved addresses (and IPv4-mapped or 6to4/NAT64 forms of
-them) unless the operator allows private hosts, and then connects to *that* address: the URL's
-host is replaced by the checked IP while the `Host` header and the TLS server name keep the
-name, so a DNS answer that changes between check and connect (rebinding) cannot redirect us.
+them) unless the operator allows them, and then connects to *that* address: the URL's host is
+replaced by the checked IP while the `Host` header and the TLS server name keep the name, so a
+DNS answer that changes between check and connect (rebinding) cannot redirect us.
+
+The operator allows non-public hosts one by one with `KITH_IMPORT_ALLOWED_HOSTS` (host names
+and CIDRs), or all of them with `KITH_IMPORT_ALLOW_PRIVATE_HOSTS`. Link-local addresses and the
+cloud metadata endpoints are refused whatever either says: they hand out cloud credentials.
+A refusal names the host the user typed, never the address it resolved to (an internal
+address is not the user's business).
 """
 
 from __future__ import annotations
@@ -20,7 +26,14 @@ import httpx
 
 from kith_common.errors import Permanent
 
-__all__ = ["GuardedTransport", "HostRefused", "check_address", "resolve_checked"]
+__all__ = [
+    "AllowedHosts",
+    "GuardedTransport",
+    "HostRefused",
+    "check_address",
+    "parse_allowed_hosts",
+    "resolve_checked",
+]
 
 _CGNAT: Final = ipaddress.ip_network("100.64.0.0/10")
 _EXTRA_BLOCKED: Final = (
@@ -30,7 +43,61 @@ _EXTRA_BLOCKED: Final = (
     ipaddress.ip_network("64:ff9b::/96"),
 )
 
+# Never contacted, whatever the operator allows: link-local (169.254.0.0/16, fe80::/10, which
+# hold AWS/GCP/Azure/OpenStack metadata) and metadata services elsewhere (AWS IPv6, Alibaba).
+_METADATA: Final = (
+    ipaddress.ip_network("fd00:ec2::254/128"),
+    ipaddress.ip_network("100.100.100.200/32"),
+)
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+AllowedHosts = tuple[str | Network, ...]
+
+
+def parse_allowed_hosts(value: str) -> AllowedHosts:
+    """`KITH_IMPORT_ALLOWED_HOSTS`: comma-separated host names and CIDRs (an IP is a /32).
+
+    Raises:
+        ValueError: an entry that is neither a host name nor a network.
+    """
+    entries: list[str | Network] = []
+    for raw in value.split(","):
+        entry = raw.strip().lower().strip("[]")
+        if not entry:
+            continue
+        try:
+            entries.append(ipaddress.ip_network(entry, strict=False))
+            continue
+        except ValueError:
+            pass
+        labels = entry.rstrip(".").split(".")
+        if not all(label and label.replace("-", "").isalnum() for label in labels):
+            msg = f"{raw.strip()!r} is neither a host name nor an address or CIDR"
+            raise ValueError(msg)
+        entries.append(entry.rstrip("."))
+    return tuple(entries)
+
+
+def _never(address: IPAddress) -> bool:
+    if isinstance(address, ipaddress.IPv6Address):
+        inner = _embedded_v4(address)
+        if inner is not None:
+            return _never(inner)
+    return address.is_link_local or any(
+        address in net for net in _METADATA if net.version == address.version
+    )
+
+
+def _allowed(host: str, address: IPAddress, allowed: AllowedHosts) -> bool:
+    name = host.lower().strip("[]").rstrip(".")
+    for entry in allowed:
+        if isinstance(entry, str):
+            if entry == name:
+                return True
+        elif entry.version == address.version and address in entry:
+            return True
+    return False
 
 
 class HostRefused(Permanent):
@@ -74,20 +141,31 @@ def _refusal(address: IPAddress) -> str | None:
     return None
 
 
-def check_address(host: str, address: IPAddress, *, allow_private: bool) -> None:
+def check_address(
+    host: str, address: IPAddress, *, allow_private: bool, allowed: AllowedHosts = ()
+) -> None:
     """Raise HostRefused when `address` (what `host` resolved to) must not be contacted."""
-    if allow_private:
+    if _never(address):
+        msg = (
+            f"refusing to contact {host}: it is a link-local or cloud metadata address, "
+            "never contacted whatever KITH_IMPORT_ALLOWED_HOSTS or "
+            "KITH_IMPORT_ALLOW_PRIVATE_HOSTS say"
+        )
+        raise HostRefused(msg)
+    if allow_private or _allowed(host, address, allowed):
         return
     reason = _refusal(address)
     if reason is not None:
         msg = (
-            f"refusing to contact {host}: it resolves to {reason} ({address}); "
-            "set KITH_IMPORT_ALLOW_PRIVATE_HOSTS to allow it"
+            f"refusing to contact {host}: it is {reason}; to allow it, add it to "
+            "KITH_IMPORT_ALLOWED_HOSTS (or set KITH_IMPORT_ALLOW_PRIVATE_HOSTS)"
         )
         raise HostRefused(msg)
 
 
-async def resolve_checked(host: str, port: int, *, allow_private: bool) -> IPAddress:
+async def resolve_checked(
+    host: str, port: int, *, allow_private: bool, allowed: AllowedHosts = ()
+) -> IPAddress:
     """Resolve `host` once and return the first address, every answer checked.
 
     All answers are checked, not only the one used: a name with one public and one private
@@ -98,7 +176,7 @@ async def resolve_checked(host: str, port: int, *, allow_private: bool) -> IPAdd
     except ValueError:
         literal = None
     if literal is not None:
-        check_address(host, literal, allow_private=allow_private)
+        check_address(host, literal, allow_private=allow_private, allowed=allowed)
         return literal
     loop = asyncio.get_running_loop()
     try:
@@ -110,7 +188,7 @@ async def resolve_checked(host: str, port: int, *, allow_private: bool) -> IPAdd
     for info in infos:
         raw = str(info[4][0]).split("%", 1)[0]
         address = ipaddress.ip_address(raw)
-        check_address(host, address, allow_private=allow_private)
+        check_address(host, address, allow_private=allow_private, allowed=allowed)
         addresses.append(address)
     if not addresses:
         msg = f"cannot resolve {host}: no address"
@@ -132,8 +210,15 @@ def _tls_context() -> ssl.SSLContext:
 class GuardedTransport(httpx.AsyncBaseTransport):
     """An httpx transport that connects only to checked addresses (no second resolution)."""
 
-    def __init__(self, *, allow_private: bool, inner: httpx.AsyncBaseTransport | None = None):
+    def __init__(
+        self,
+        *,
+        allow_private: bool,
+        inner: httpx.AsyncBaseTransport | None = None,
+        allowed: AllowedHosts = (),
+    ):
         self._allow_private = allow_private
+        self._allowed = allowed
         self._inner = inner or httpx.AsyncHTTPTransport(retries=0, verify=_tls_context())
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -143,7 +228,9 @@ class GuardedTransport(httpx.AsyncBaseTransport):
             raise HostRefused(msg)
         host = url.host
         port = url.port or (443 if url.scheme == "https" else 80)
-        address = await resolve_checked(host, port, allow_private=self._allow_private)
+        address = await resolve_checked(
+            host, port, allow_private=self._allow_private, allowed=self._allowed
+        )
         ip_host = str(address)
         request.url = url.copy_with(host=ip_host)
         request.headers["Host"] = url.netloc.decode("ascii")

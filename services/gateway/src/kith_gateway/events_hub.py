@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections import Counter as Counter_
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -53,6 +54,19 @@ class EventHub:
         self._listeners: dict[int, set[asyncio.Queue[LiveEvent]]] = defaultdict(set)
         self._subscription: Subscription | None = None
         self._lock = asyncio.Lock()
+        self._streams: Counter_[bytes] = Counter_()
+
+    def claim(self, token_key: bytes, limit: int) -> bool:
+        """Count one more open stream of a token; False (nothing counted) at `limit`."""
+        if self._streams[token_key] >= limit:
+            return False
+        self._streams[token_key] += 1
+        return True
+
+    def release(self, token_key: bytes) -> None:
+        self._streams[token_key] -= 1
+        if self._streams[token_key] <= 0:
+            del self._streams[token_key]
 
     async def listen(self, account_id: int) -> asyncio.Queue[LiveEvent]:
         await self._ensure_subscribed()

@@ -46,6 +46,17 @@ class PayloadTooLarge(Permanent):
     code = "payload-too-large"
 
 
+class TooManyRequests(Permanent):
+    """429 with `Retry-After`: the caller may try again in `retry_after` seconds."""
+
+    status = 429
+    code = "too-many-requests"
+
+    def __init__(self, detail: str, *, retry_after: int, code: str | None = None) -> None:
+        super().__init__(detail, code=code)
+        self.retry_after = retry_after
+
+
 def problem(
     status: int,
     code: str,
@@ -82,8 +93,14 @@ async def _kith_error(_: Request, exc: Exception) -> JSONResponse:
         log.warning("request_failed_transiently", code=exc.code)
         return problem(exc.status, exc.code, "the service is temporarily unavailable")
     errors = exc.errors if isinstance(exc, InvalidInput) else None
+    retry_after = exc.retry_after if isinstance(exc, TooManyRequests) else None
     return problem(
-        exc.status, exc.code, exc.detail, errors=errors, extra=getattr(exc, "extra", None)
+        exc.status,
+        exc.code,
+        exc.detail,
+        errors=errors,
+        extra=getattr(exc, "extra", None),
+        headers={"Retry-After": str(retry_after)} if retry_after is not None else None,
     )
 
 

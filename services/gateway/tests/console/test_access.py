@@ -7,13 +7,13 @@ import uuid
 
 import httpx
 
-from kith_gateway.testing import TestAccount
+from kith_gateway.testing import TestAccount, console_sign_in
 
 
 async def _sign_in(client: httpx.AsyncClient, token: str) -> str:
     """Sign in and return the page's CSRF token (the cookie stays on the client)."""
     client.cookies.clear()
-    signed = await client.post("/console/login", data={"token": token})
+    signed = await console_sign_in(client, token)
     assert signed.status_code == 303
     client.cookies.set("kith_console", signed.cookies["kith_console"], path="/console")
     page = await client.get("/console/account")
@@ -148,7 +148,7 @@ async def test_the_operator_page_needs_an_operator_token(
     await _sign_in(client, acct.tokens["admin"])
     assert (await client.get("/console/operator")).status_code == 403
     client.cookies.clear()
-    signed = await client.post("/console/login", data={"token": operator_token})
+    signed = await console_sign_in(client, operator_token)
     assert signed.headers["location"] == "/console/operator"
     client.cookies.set("kith_console", signed.cookies["kith_console"], path="/console")
     page = await client.get("/console/operator")

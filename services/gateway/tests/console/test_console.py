@@ -8,11 +8,11 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kith_gateway.testing import TestAccount
+from kith_gateway.testing import TestAccount, console_sign_in
 
 
 async def _sign_in(client: httpx.AsyncClient, token: str) -> httpx.Response:
-    return await client.post("/console/login", data={"token": token})
+    return await console_sign_in(client, token)
 
 
 def _csrf(html: str) -> str:

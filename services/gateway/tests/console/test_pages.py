@@ -8,14 +8,14 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kith_gateway.testing import TestAccount
+from kith_gateway.testing import TestAccount, console_sign_in
 
 VCARD = b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann Lee\r\nN:Lee;Ann;;;\r\nEND:VCARD\r\n"
 
 
 async def _sign_in(client: httpx.AsyncClient, token: str) -> str:
     client.cookies.clear()
-    signed = await client.post("/console/login", data={"token": token})
+    signed = await console_sign_in(client, token)
     client.cookies.set("kith_console", signed.cookies["kith_console"], path="/console")
     page = await client.get("/console/imports/new")
     found = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)

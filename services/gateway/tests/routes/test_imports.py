@@ -78,6 +78,14 @@ async def test_vcard_upload_is_stored_and_capped(
     big = b"x" * (settings.max_upload_mb * 1024 * 1024 + 10)
     too_big = await client.post("/v1/imports", files={"file": ("big.vcf", big)}, headers=h)
     assert too_big.status_code == 413
+    # Small in bytes, too many cards: refused before it is stored, with the cap named.
+    tiny = b"BEGIN:VCARD\nFN:a\nEND:VCARD\n" * (settings.vcard_max_cards + 1)
+    many = await client.post("/v1/imports", files={"file": ("many.vcf", tiny)}, headers=h)
+    assert many.status_code == 413
+    assert many.headers["content-type"].startswith("application/problem+json")
+    assert many.json()["type"].endswith("/too-many-cards")
+    assert f"at most {settings.vcard_max_cards}" in many.json()["detail"]
+    assert len(list((root / "a" / str(acct.id) / "imports").iterdir())) == 1
 
 
 async def test_connection_check_goes_through_the_importer(
@@ -211,3 +219,47 @@ async def test_progress_shows_requests_and_eta_and_never_passes_its_total(
         )
     shown = (await client.get(f"/v1/imports/{import_id}", headers=h)).json()["progress"]
     assert (shown["current"], shown["total"], shown["eta_seconds"]) == (910, 910, None)
+
+
+async def test_connection_checks_are_limited_per_account_with_a_retry_after(
+    client: httpx.AsyncClient,
+    acct: TestAccount,
+    other: TestAccount,
+    nats_url: str,
+    stream_prefix: str,
+    settings: Settings,
+) -> None:
+    nc = await nats.connect(nats_url)
+
+    async def importer(msg: nats.aio.msg.Msg) -> None:
+        request = parse_envelope(subjects.RPC_IMPORT_CHECK_CONNECTION, msg.data)
+        reply = CheckConnectionReply(ok=False, code="invalid_key", message="Monica rejected it")
+        envelope = build_reply(subjects.RPC_IMPORT_CHECK_CONNECTION, reply, request=request)
+        await msg.respond(envelope.model_dump_json().encode())
+
+    sub = await nc.subscribe(
+        f"{stream_prefix}.{subjects.RPC_IMPORT_CHECK_CONNECTION}", queue="importer", cb=importer
+    )
+    body = {"api_url": "https://m.example", "api_key": KEY}
+    try:
+        for _ in range(settings.connection_checks_per_minute):
+            answer = await client.post(
+                "/v1/imports/monica/check", json=body, headers=acct.headers("editor")
+            )
+            assert answer.status_code == 200, answer.text
+        refused = await client.post(
+            "/v1/imports/monica/check", json=body, headers=acct.headers("editor")
+        )
+        # Another account has its own allowance.
+        theirs = await client.post(
+            "/v1/imports/monica/check", json=body, headers=other.headers("editor")
+        )
+    finally:
+        with contextlib.suppress(Exception):
+            await sub.unsubscribe()
+        await nc.close()
+    assert refused.status_code == 429
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert refused.json()["type"].endswith("/too-many-requests")
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60 // settings.connection_checks_per_minute
+    assert theirs.status_code == 200

@@ -46,7 +46,11 @@ def build_app(settings: Settings, config: ImporterConfig | None = None) -> Runti
     runtime.respond(
         subjects.RPC_IMPORT_CHECK_CONNECTION, CHECK_QUEUE, make_check(config, runtime.sessions)
     )
-    sweeper = Sweeper(runtime.sessions, key_ttl_hours=settings.import_key_ttl_hours)
+    sweeper = Sweeper(
+        runtime.sessions,
+        key_ttl_hours=settings.import_key_ttl_hours,
+        rate_window=settings.monica_rate_limit_window_seconds,
+    )
 
     async def start_sweeper(_: Runtime) -> None:
         sweeper.start()

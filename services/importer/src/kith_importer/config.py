@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from kith_common.settings import Settings
+from kith_common.ssrf import AllowedHosts
 
 __all__ = ["ImporterConfig", "owner_is_dead", "worker_id"]
 
@@ -54,16 +55,33 @@ class ImporterConfig:
     # Refresh the planner's statistics when an import reaches this many contacts, then at
     # every doubling (kith_importer.statistics); 0 turns it off.
     analyze_after_contacts: int = 1000
+    vcard_max_cards: int = 50_000
+    request_deadline: float = 120.0
+    max_retry_after: float = 120.0
+    check_concurrency: int = 8
+    # KITH_SECRET_KEY_PREVIOUS during a rotation: decrypts keys stored before it, never encrypts.
+    previous_keys: tuple[bytes, ...] = ()
+    allowed_hosts: AllowedHosts = ()  # KITH_IMPORT_ALLOWED_HOSTS
     owner: str = field(default_factory=worker_id)
+
+    @property
+    def decryption_keys(self) -> tuple[bytes, ...]:
+        return (self.encryption_key, *self.previous_keys)
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: object) -> ImporterConfig:
         values: dict[str, object] = {
             "encryption_key": settings.encryption_key(),
+            "previous_keys": settings.decryption_keys()[1:],
+            "allowed_hosts": settings.allowed_hosts(),
             "allow_private_hosts": settings.import_allow_private_hosts,
             "rate_limit_per_window": settings.monica_rate_limit_per_minute,
             "rate_window_seconds": settings.monica_rate_limit_window_seconds,
             "max_response_bytes": settings.monica_max_response_bytes,
+            "vcard_max_cards": settings.vcard_max_cards,
+            "request_deadline": settings.monica_request_deadline_seconds,
+            "max_retry_after": settings.monica_max_retry_after_seconds,
+            "check_concurrency": settings.connection_check_concurrency,
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from kith_common.crypto import SecretDecryptError, decrypt_secret
 from kith_common.db.models import ImportConnectionCheck
 from kith_common.events.payloads.imports import CheckConnectionReply, MonicaUser
+from kith_common.monica.client import origin_of
 from kith_common.monica.errors import (
     MonicaAuthError,
     MonicaError,
@@ -24,10 +25,22 @@ from kith_common.monica.errors import (
     MonicaRefused,
     MonicaUnavailable,
 )
+from kith_common.monica.urls import api_root
 from kith_importer.config import ImporterConfig
 from kith_importer.monica import open_client
 
-__all__ = ["check_connection"]
+__all__ = ["BUSY", "check_bucket", "check_connection"]
+
+BUSY = CheckConnectionReply(
+    ok=False,
+    code="error",
+    message="Too many connection checks are running right now; try again in a moment.",
+)
+
+
+def check_bucket(api_url: str) -> str:
+    """The limiter bucket of every check against one Monica host, whatever the key."""
+    return f"monica-check:{origin_of(api_root(api_url))}"
 
 
 async def check_connection(
@@ -50,12 +63,14 @@ async def check_connection(
             ok=False, code="error", message="The check expired or was already answered; try again."
         )
     try:
-        api_key = decrypt_secret(config.encryption_key, taken.api_key_encrypted)
+        api_key = decrypt_secret(config.decryption_keys, taken.api_key_encrypted)
     except SecretDecryptError:
         return CheckConnectionReply(
             ok=False, code="error", message="The key could not be read; try again."
         )
-    client = open_client(config, sessions, taken.api_url, api_key)
+    client = open_client(
+        config, sessions, taken.api_url, api_key, bucket=check_bucket(taken.api_url)
+    )
     try:
         user = await client.me()
     except MonicaError as err:

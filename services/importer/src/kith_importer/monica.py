@@ -17,11 +17,17 @@ def open_client(
     sessions: async_sessionmaker[AsyncSession],
     api_url: str,
     api_key: str,
+    *,
+    bucket: str | None = None,
 ) -> MonicaClient:
-    """A client whose limiter is the bucket every replica shares for this host and key."""
+    """A client whose limiter is the bucket every replica shares for this host and key.
+
+    `bucket` replaces that key (the connection check spaces all its requests to one host in
+    one bucket, so a flood of made-up keys cannot each get a fresh one).
+    """
     limiter = RateLimiter(
         sessions,
-        bucket_key(origin_of(api_root(api_url)), api_key),
+        bucket or bucket_key(origin_of(api_root(api_url)), api_key),
         per_window=config.rate_limit_per_window,
         window_seconds=config.rate_window_seconds,
     )
@@ -30,6 +36,9 @@ def open_client(
         api_key,
         limiter=limiter,
         allow_private=config.allow_private_hosts,
+        allowed_hosts=config.allowed_hosts,
         max_response_bytes=config.max_response_bytes,
         backoff_base=config.backoff_base,
+        request_deadline=config.request_deadline,
+        max_retry_after=config.max_retry_after,
     )

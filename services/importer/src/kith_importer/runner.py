@@ -22,7 +22,7 @@ from kith_common.bus.subscribe import MessageContext
 from kith_common.crypto import SecretDecryptError
 from kith_common.errors import StaleGeneration, Transient
 from kith_common.events.payloads.imports import ImportOptions, StartImport
-from kith_common.monica.errors import MonicaError
+from kith_common.monica.errors import MonicaError, MonicaInterrupted, MonicaRetryLater
 from kith_common.monica.ratelimit import RateLimiter
 from kith_common.monica.urls import source_name
 from kith_importer import metrics
@@ -98,7 +98,7 @@ async def _run(
             )
             return
         try:
-            api_key = imports.decrypt_api_key(row, config.encryption_key)
+            api_key = imports.decrypt_api_key(row, config.decryption_keys)
         except SecretDecryptError as err:
             api_key, key_problem = None, err.detail or str(err)
         else:
@@ -153,6 +153,12 @@ async def _crawl(ctx: MessageContext[StartImport], crawl: Crawl, config: Importe
         log.warning("import_lease_lost")
     except FatalImport as err:
         await crawl.failed(str(err))
+    except MonicaInterrupted:
+        # The heartbeat or the cancel command set the limiter's wake: cancelling (this
+        # records it) or the lease was lost (this writes nothing, like LeaseLost).
+        await crawl.cancelled()
+    except MonicaRetryLater as err:
+        await crawl.failed(err.message)  # hours of 429 waits would hold this worker
     except MonicaError as err:
         # Transient, retries spent. The redelivery resumes from the checkpoint; the last one
         # fails the import with the readable reason instead of leaving it processing.

@@ -1,5 +1,7 @@
 """The periodic import sweeper (importer.md §3, §10), run by every importer process.
 
+It also prunes idle `rate_limits` buckets (Monica's and the gateway's connection-check limit).
+
 Every pass is one short transaction; running it in several replicas at once is harmless (each
 UPDATE is conditional, so a row is moved once). Failures are logged and retried next pass.
 """
@@ -12,7 +14,7 @@ import contextlib
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kith_common import imports
+from kith_common import imports, throttle
 from kith_importer import metrics
 
 __all__ = ["SWEEP_SECONDS", "Sweeper"]
@@ -28,16 +30,23 @@ class Sweeper:
         *,
         key_ttl_hours: int,
         interval: float = SWEEP_SECONDS,
+        rate_window: float = 60.0,
     ) -> None:
         self._sessions = sessions
         self._key_ttl_hours = key_ttl_hours
+        self._rate_window = rate_window
         self._interval = interval
         self._task: asyncio.Task[None] | None = None
 
     async def sweep_once(self) -> imports.SweepResult:
         async with self._sessions() as session, session.begin():
             result = await imports.sweep(session, key_ttl_hours=self._key_ttl_hours)
+            # Rate-limit buckets idle past their window are the same as no row: a flood of
+            # connection checks with made-up keys would otherwise leave one row each forever.
+            pruned = await throttle.prune(session, idle_seconds=self._rate_window)
         metrics.imports_swept(len(result.key_expired) + len(result.stalled), len(result.cancelled))
+        if pruned:
+            log.info("rate_limits_pruned", rows=pruned)
         if result.key_expired or result.stalled or result.cancelled:
             log.warning(
                 "imports_swept",

@@ -7,19 +7,23 @@ timestamps, so "the end state equals an uninterrupted run's" is one equality.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import time
+import uuid
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kith_common import imports
+from kith_common.crypto import encrypt_secret
 from kith_common.db.models import (
     Address,
     Contact,
     ContactField,
     ContactTag,
     Import,
+    ImportConnectionCheck,
     ImportRecord,
     Note,
     Outbox,
@@ -27,8 +31,11 @@ from kith_common.db.models import (
     Tag,
 )
 from kith_common.events import subjects
+from kith_common.events.payloads.imports import CheckConnection
+from kith_common.events.registry import build_envelope, parse_reply
+from kith_common.service import Runtime
 
-__all__ = ["KEY", "create", "progress_events", "snapshot", "wait_for"]
+__all__ = ["KEY", "check_connection", "create", "progress_events", "snapshot", "wait_for"]
 
 KEY = bytes(range(32))
 
@@ -151,3 +158,41 @@ async def progress_events(
             )
         ).all()
     return [e["data"] for e in envelopes]
+
+
+async def check_connection(
+    importer: Runtime,
+    sessions: async_sessionmaker[AsyncSession],
+    account: tuple[int, int],
+    url: str,
+    key: str,
+) -> tuple[uuid.UUID, dict[str, Any]]:
+    """Ask a running importer for a connection check the way the gateway does.
+
+    The check row (URL, encrypted key) first, then the core-NATS request naming only its id;
+    returns the check id and the reply's payload.
+    """
+    check_id = uuid.uuid4()
+    async with sessions() as session, session.begin():
+        session.add(
+            ImportConnectionCheck(
+                id=check_id,
+                account_id=account[0],
+                api_url=url,
+                api_key_encrypted=encrypt_secret(KEY, key),
+                expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10),
+            )
+        )
+    envelope = build_envelope(
+        subjects.RPC_IMPORT_CHECK_CONNECTION,
+        CheckConnection(check_id=check_id),
+        account_id=account[0],
+        generation=None,
+    )
+    assert importer.nc is not None
+    reply = await importer.nc.request(
+        importer.layout.subject(subjects.RPC_IMPORT_CHECK_CONNECTION),
+        envelope.model_dump_json().encode(),
+        timeout=15,
+    )
+    return check_id, parse_reply(subjects.RPC_IMPORT_CHECK_CONNECTION, reply.data).data.model_dump()

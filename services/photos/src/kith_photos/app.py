@@ -24,11 +24,13 @@ SERVICE = "photos"
 def media_limits(settings: Settings) -> MediaLimits:
     return MediaLimits(
         encryption_key=settings.encryption_key(),
+        previous_keys=settings.decryption_keys()[1:],
         photo_max_bytes=settings.photo_max_bytes,
         document_max_bytes=settings.document_max_bytes,
         photo_page_max_bytes=settings.monica_max_photo_page_bytes,
         response_max_bytes=settings.monica_max_response_bytes,
         allow_private=settings.import_allow_private_hosts,
+        allowed_hosts=settings.allowed_hosts(),
         rate_limit_per_minute=settings.monica_rate_limit_per_minute,
         rate_window_seconds=settings.monica_rate_limit_window_seconds,
     )

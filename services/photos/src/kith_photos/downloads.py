@@ -34,7 +34,7 @@ from kith_common.monica.client import MonicaClient, origin_of
 from kith_common.monica.errors import MonicaUnavailable
 from kith_common.monica.metrics import REQUESTS
 from kith_common.monica.retry import Pause, Retry, transient_status, with_retries
-from kith_common.ssrf import GuardedTransport, HostRefused
+from kith_common.ssrf import AllowedHosts, GuardedTransport, HostRefused
 from kith_photos.hosts import HostGates
 
 __all__ = ["LOGIN_PAGE_MESSAGE", "Downloaded", "Downloader", "Failed", "resolve_link"]
@@ -102,6 +102,7 @@ class Downloader:
         max_bytes: int,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep = asyncio.sleep,
+        allowed_hosts: AllowedHosts = (),
     ) -> None:
         self._monica = monica
         self._monica_url = monica_url
@@ -111,7 +112,8 @@ class Downloader:
         self._sleep = sleep
         self.requests_by_host: Counter[str] = Counter()
         self._http = httpx.AsyncClient(
-            transport=transport or GuardedTransport(allow_private=allow_private),
+            transport=transport
+            or GuardedTransport(allow_private=allow_private, allowed=allowed_hosts),
             timeout=httpx.Timeout(60.0, connect=10.0),
             follow_redirects=False,
             headers={"Accept": "*/*", "User-Agent": "Kith-importer/1"},

@@ -34,6 +34,7 @@ from kith_common.monica.errors import (
     MonicaNotJson,
     MonicaRefused,
 )
+from kith_common.ssrf import AllowedHosts
 from kith_common.storage import Storage
 from kith_photos import queries
 from kith_photos.hosts import HostGates
@@ -88,6 +89,9 @@ class MediaLimits:
     rate_limit_per_minute: int
     rate_window_seconds: float = 60.0
     photo_page_timeout_seconds: float = 60.0
+    # KITH_SECRET_KEY_PREVIOUS during a rotation: decrypts keys stored before it.
+    previous_keys: tuple[bytes, ...] = ()
+    allowed_hosts: AllowedHosts = ()  # KITH_IMPORT_ALLOWED_HOSTS
 
 
 @dataclass(frozen=True, slots=True)

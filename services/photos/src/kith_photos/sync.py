@@ -27,9 +27,7 @@ from kith_common.events import subjects
 from kith_common.events.payloads.imports import ImportFailed
 from kith_common.events.payloads.photos import PhotosSyncCompleted
 from kith_common.monica.client import MonicaClient, origin_of
-from kith_common.monica.errors import (
-    MonicaUnavailable,
-)
+from kith_common.monica.errors import MonicaRetryLater, MonicaUnavailable
 from kith_common.monica.ratelimit import RateLimiter, bucket_key
 from kith_common.monica.urls import api_root, normalize_api_url, source_name
 from kith_photos import queries
@@ -113,6 +111,7 @@ async def _drive(env: MediaEnv, run: Run, *, last_attempt: bool) -> Outcome:
                 run.api_key,
                 limiter=limiter,
                 allow_private=limits.allow_private,
+                allowed_hosts=limits.allowed_hosts,
                 max_response_bytes=limits.photo_page_max_bytes,
                 read_timeout=limits.photo_page_timeout_seconds,
                 # One retry, then the smaller-limit ladder: a page that timed out twice is too
@@ -127,6 +126,7 @@ async def _drive(env: MediaEnv, run: Run, *, last_attempt: bool) -> Outcome:
                     run.api_key,
                     limiter=limiter,
                     allow_private=limits.allow_private,
+                    allowed_hosts=limits.allowed_hosts,
                     max_response_bytes=limits.response_max_bytes,
                 ) as client,
                 Downloader(
@@ -135,6 +135,7 @@ async def _drive(env: MediaEnv, run: Run, *, last_attempt: bool) -> Outcome:
                     api_key=run.api_key,
                     hosts=env.hosts,
                     allow_private=limits.allow_private,
+                    allowed_hosts=limits.allowed_hosts,
                     max_bytes=limits.document_max_bytes,
                 ) as downloader,
             ):
@@ -145,7 +146,7 @@ async def _drive(env: MediaEnv, run: Run, *, last_attempt: bool) -> Outcome:
     except Fatal as fatal:
         return await _fail(env, run, fatal.phase, fatal.message)
     except MonicaUnavailable as err:
-        if last_attempt:
+        if last_attempt or isinstance(err, MonicaRetryLater):  # a long 429 wait fails at once
             return await _fail(env, run, run.phase, err.message)
         raise Transient(err.message) from None
     except StaleGeneration:
@@ -213,7 +214,7 @@ async def _claim(
         checkpoint = {"run": uuid.uuid4().hex, "phase": "photos", "page": 1, "seen": []}
         summary = SyncSummary()
         errors = []
-    api_key = imports.decrypt_api_key(row, env.limits.encryption_key)
+    api_key = imports.decrypt_api_key(row, (env.limits.encryption_key, *env.limits.previous_keys))
     options = row.options or {}
     run = Run(
         import_id=import_id,

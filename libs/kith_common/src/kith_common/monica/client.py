@@ -1,6 +1,13 @@
 """The Monica v4 HTTP client: the only path from Kith to a Monica server (importer.md §5).
 
 - httpx over the SSRF-guarded transport; connect 10 s, read 60 s; bodies streamed and capped.
+- Each attempt also has an overall deadline (connect + headers + body, 120 s by default), so a
+  server that drips a byte every few seconds cannot hold a worker: the read timeout alone
+  restarts with every byte.
+- A 429 whose Retry-After exceeds `max_retry_after` (120 s by default) is not waited for: the
+  request fails at once with `MonicaRetryLater`, a reason the user can act on.
+- Setting the `interrupt` event (by default the limiter's `wake`, which the import's cancel
+  sets) stops a request in flight, and any backoff, with `MonicaInterrupted`.
 - Every attempt first takes a slot of the shared rate limiter.
 - One retry layer (`retry.with_retries`, with this client's `retry` policy): 429, 408, 5xx,
   timeouts and connection errors are retried up to 5 times with full-jitter backoff (1, 2, 4, 8,
@@ -36,14 +43,21 @@ from kith_common.monica.errors import (
 )
 from kith_common.monica.metrics import RATE_LIMIT_WAIT, REQUESTS, RETRIES
 from kith_common.monica.ratelimit import RateLimiter, Sleep
-from kith_common.monica.retry import Retry, RetryPolicy, with_retries
+from kith_common.monica.retry import (
+    DEFAULT_MAX_RETRY_AFTER,
+    Retry,
+    RetryPolicy,
+    interruptible,
+    with_retries,
+)
 from kith_common.monica.urls import api_root
-from kith_common.ssrf import GuardedTransport, HostRefused
+from kith_common.ssrf import AllowedHosts, GuardedTransport, HostRefused
 
 __all__ = ["ClientStats", "MonicaClient", "Page", "origin_of"]
 
 MAX_LIMIT: Final = 100
 MAX_REDIRECTS: Final = 3
+DEFAULT_REQUEST_DEADLINE: Final = 120.0
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 
 
@@ -91,6 +105,10 @@ class MonicaClient:
         backoff_cap: float = 60.0,
         sleep: Sleep = asyncio.sleep,
         transport: httpx.AsyncBaseTransport | None = None,
+        request_deadline: float = DEFAULT_REQUEST_DEADLINE,
+        max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
+        interrupt: asyncio.Event | None = None,
+        allowed_hosts: AllowedHosts = (),
     ) -> None:
         self.root = api_root(base_url)
         self._origin = origin_of(self.root)
@@ -98,13 +116,19 @@ class MonicaClient:
         self.limiter = limiter
         self._max_bytes = max_response_bytes
         self.retry = RetryPolicy(
-            max_retries=max_retries, backoff_base=backoff_base, backoff_cap=backoff_cap
+            max_retries=max_retries,
+            backoff_base=backoff_base,
+            backoff_cap=backoff_cap,
+            max_retry_after=max_retry_after,
         )
         self._sleep = sleep
+        self._deadline = request_deadline
+        self._interrupt = interrupt or (limiter.wake if limiter is not None else asyncio.Event())
         self.stats = ClientStats()
         timeout = httpx.Timeout(read_timeout, connect=connect_timeout)
         self._http = httpx.AsyncClient(
-            transport=transport or GuardedTransport(allow_private=allow_private),
+            transport=transport
+            or GuardedTransport(allow_private=allow_private, allowed=allowed_hosts),
             timeout=timeout,
             follow_redirects=False,
             headers={"Accept": "application/json", "User-Agent": "Kith-importer/1"},
@@ -188,14 +212,21 @@ class MonicaClient:
 
         async def attempt() -> Any:
             await self.acquire()
-            return await self._attempt(url, params, endpoint)
+            return await interruptible(
+                self._bounded_attempt(url, params, endpoint), self._interrupt
+            )
 
         def retried() -> None:
             self.stats.retries += 1
             RETRIES.labels(endpoint).inc()
 
         return await with_retries(
-            attempt, self.retry, pause=self.pause, sleep=self._sleep, on_retry=retried
+            attempt,
+            self.retry,
+            pause=self.pause,
+            sleep=self._sleep,
+            on_retry=retried,
+            interrupt=self._interrupt,
         )
 
     @property
@@ -215,6 +246,21 @@ class MonicaClient:
     async def pause(self, seconds: float) -> None:
         """Monica answered 429: every holder of the bucket waits `seconds` (Retry-After)."""
         await self._wait_retry_after(seconds)
+
+    async def _bounded_attempt(
+        self, url: str, params: Mapping[str, str] | None, endpoint: str
+    ) -> Any:
+        """`_attempt` within the overall deadline (connect + headers + body)."""
+        try:
+            async with asyncio.timeout(self._deadline):
+                return await self._attempt(url, params, endpoint)
+        except TimeoutError:
+            REQUESTS.labels(endpoint, "timeout").inc()
+            where = f"GET {urlsplit(url).path}"
+            if params and "page" in params:
+                where += f" page {params['page']}"
+            msg = f"{where}: Monica did not finish answering within {self._deadline:g} s"
+            raise Retry(MonicaUnavailable(msg)) from None
 
     async def _take_slot(self) -> None:
         if self.limiter is not None:

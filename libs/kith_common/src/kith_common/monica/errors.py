@@ -14,9 +14,11 @@ __all__ = [
     "MonicaBadResponse",
     "MonicaError",
     "MonicaHttpError",
+    "MonicaInterrupted",
     "MonicaNotFound",
     "MonicaNotJson",
     "MonicaRefused",
+    "MonicaRetryLater",
     "MonicaTooLarge",
     "MonicaUnavailable",
 ]
@@ -73,3 +75,19 @@ class MonicaUnavailable(MonicaError):
 
     code: Code = "unreachable"
     transient = True
+
+
+class MonicaRetryLater(MonicaUnavailable):
+    """Monica's 429 asked for a longer wait than `KITH_MONICA_MAX_RETRY_AFTER_SECONDS`.
+
+    Transient for the code between a request and its phase (nothing records it as one item's
+    problem and goes on), but the phase fails at once with this message instead of holding a
+    worker for up to an hour per retry: the user starts the import again later.
+    """
+
+
+class MonicaInterrupted(Exception):  # a signal, like asyncio.CancelledError
+    """The request was stopped in flight because its import is stopping (cancel, lost lease).
+
+    Not a MonicaError: no phase may record it as an item's failure and go on.
+    """

@@ -8,11 +8,13 @@ checked before anything else so a forged post never reaches a service.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kith_common.errors import InvalidInput, KithError
@@ -20,6 +22,7 @@ from kith_gateway.console import cookies
 from kith_gateway.console.render import render
 from kith_gateway.deps import Principal, principal_for
 from kith_gateway.repositories import auth as auth_repo
+from kith_gateway.repositories import console_sessions
 
 _RANK = {"viewer": 0, "editor": 1, "admin": 2}
 
@@ -27,6 +30,24 @@ _RANK = {"viewer": 0, "editor": 1, "admin": 2}
 # would make browsers log a failed load (and break "no console errors" at every typo). Errors
 # that end the journey (403, 404, 503) keep their status.
 FORM_ERRORS = 200
+
+
+class NoStoreRoute(APIRoute):
+    """Every console response carries `Cache-Control: no-store`.
+
+    Console pages show account data and CSRF tokens; a shared or back-button cache must never
+    keep them (a proxy in front of the gateway, the browser after sign-out).
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def no_store(request: Request) -> Response:
+            response = await handler(request)
+            response.headers["Cache-Control"] = "no-store"
+            return response
+
+        return no_store
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +74,16 @@ class FormErrors(Exception):
     errors: dict[str, str] = field(default_factory=dict)
 
 
+async def session_token(session: AsyncSession, secret: bytes, cookie: str | None) -> bytes | None:
+    """The token hash behind a valid cookie whose session was not signed out (or expired)."""
+    session_secret = cookies.read(secret, cookie)
+    if session_secret is None:
+        return None
+    return await console_sessions.token_of(session, cookies.session_id(session_secret))
+
+
 async def visitor(session: AsyncSession, secret: bytes, cookie: str | None) -> Visitor | None:
-    token_hash = cookies.read(secret, cookie)
+    token_hash = await session_token(session, secret, cookie)
     if token_hash is None or cookie is None:
         return None
     csrf = cookies.csrf(secret, cookie)

@@ -9,7 +9,15 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 
 from kith_common.errors import Conflict, InvalidInput
-from kith_gateway.console.access import FORM_ERRORS, Visitor, field_errors, html, page, see_other
+from kith_gateway.console.access import (
+    FORM_ERRORS,
+    NoStoreRoute,
+    Visitor,
+    field_errors,
+    html,
+    page,
+    see_other,
+)
 from kith_gateway.console.session_routes import ConsoleCookie
 from kith_gateway.deps import Context, Session, check_role
 from kith_gateway.pagination import DEFAULT_LIMIT
@@ -17,7 +25,7 @@ from kith_gateway.schemas.account import AccountPatch
 from kith_gateway.schemas.users import TokenIn
 from kith_gateway.services import accounts, resets, users
 
-router = APIRouter()
+router = APIRouter(route_class=NoStoreRoute)
 Id = Annotated[int, Path(ge=1, le=2**62)]
 Csrf = Annotated[str, Form()]
 PHONE_FORMATS = ("e164", "national", "international", "raw")

@@ -18,14 +18,14 @@ from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import Response
 
 from kith_common.events.payloads.contacts import MergeField
-from kith_gateway.console.access import Visitor, html, page, see_other
+from kith_gateway.console.access import NoStoreRoute, Visitor, html, page, see_other
 from kith_gateway.console.session_routes import ConsoleCookie
 from kith_gateway.deps import Context, Session, check_role
 from kith_gateway.pagination import DEFAULT_LIMIT
 from kith_gateway.schemas.duplicates import MergeIn
 from kith_gateway.services import contacts, duplicates, merges
 
-router = APIRouter()
+router = APIRouter(route_class=NoStoreRoute)
 Id = Annotated[int, Path(ge=1, le=2**62)]
 QId = Annotated[int, Query(ge=1, le=2**62)]
 Csrf = Annotated[str, Form()]

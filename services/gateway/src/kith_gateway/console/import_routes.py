@@ -1,7 +1,8 @@
 """/console/imports: the Monica wizard (check → options → start), vCard upload, history, detail.
 
-The wizard keeps the key only in the posted forms between its steps (never in a cookie or a
-URL); the importer stores it encrypted once the import starts (importer.md §3).
+After a successful connection check the wizard keeps the URL and key server-side, encrypted, in
+a draft row that expires with the check TTL; the options page carries only the draft's opaque
+id, never the key (not in the HTML, a cookie or a URL). Starting the import takes the draft.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from kith_common.import_report import report
 from kith_gateway.console.access import (
     FORM_ERRORS,
     FormErrors,
+    NoStoreRoute,
     Visitor,
     field_errors,
     html,
@@ -30,7 +32,7 @@ from kith_gateway.schemas.imports import ConnectionCheckIn, ImportOut, MonicaImp
 from kith_gateway.services import accounts, imports
 from kith_gateway.services.imports import VCARD_SUFFIXES
 
-router = APIRouter()
+router = APIRouter(route_class=NoStoreRoute)
 Id = Annotated[int, Path(ge=1, le=2**62)]
 Csrf = Annotated[str, Form()]
 
@@ -62,7 +64,7 @@ async def _wizard(session: Any, v: Visitor, status: int = 200, **values: Any) ->
 
 
 async def _options(
-    session: Any, v: Visitor, url: str, key: str, check: Any, errors: dict[str, str]
+    session: Any, v: Visitor, url: str, draft: str, check: Any, errors: dict[str, str]
 ) -> Response:
     regions = await accounts.phone_regions(session, v.user, None)
     return html(
@@ -71,7 +73,7 @@ async def _options(
         FORM_ERRORS,
         title="Import options",
         api_url=url,
-        api_key=key,
+        draft=draft,
         check=check,
         regions=regions,
         toggles=TOGGLES,
@@ -126,7 +128,8 @@ async def check(
             return await _wizard(
                 session, v, FORM_ERRORS, errors=errors, api_url=api_url, check=result
             )
-        return await _options(session, v, body.api_url, body.api_key, result, {})
+        draft = await imports.save_wizard_draft(session, ctx, v.user, body.api_url, body.api_key)
+        return await _options(session, v, body.api_url, draft, result, {})
 
     return await page(session, ctx.settings.encryption_key(), cookie, run, csrf=csrf)
 
@@ -136,16 +139,19 @@ async def start(
     request: Request, session: Session, ctx: Context, cookie: ConsoleCookie = None
 ) -> Response:
     form = await request.form(max_files=0, max_fields=40)
-    value = {k: str(form.get(k) or "") for k in ("csrf", "api_url", "api_key", "region")}
+    value = {k: str(form.get(k) or "") for k in ("csrf", "draft", "region")}
 
     async def run(v: Visitor) -> Response:
         check_role(v.user, "editor")
         options: dict[str, Any] = {name: name in form for name, _, _ in TOGGLES}
         options["phone_default_region"] = value["region"].strip().upper()
+        taken = await imports.take_wizard_draft(session, ctx, v.user, value["draft"])
+        if taken is None:
+            expired = {"api_url": "The connection check expired; check the connection again."}
+            return await _wizard(session, v, FORM_ERRORS, errors=expired, api_url="")
+        api_url, api_key = taken
         try:
-            body = MonicaImportIn(
-                api_url=value["api_url"], api_key=value["api_key"], options=options
-            )
+            body = MonicaImportIn(api_url=api_url, api_key=api_key, options=options)
             accepted = await imports.start_monica(session, ctx, v.user, body)
         except ValidationError as err:
             errors = _validation(err)
@@ -155,8 +161,8 @@ async def start(
             errors = {"form": err.detail}
         else:
             return see_other(f"/console/imports/{accepted.id}")
-        await session.rollback()
-        return await _options(session, v, value["api_url"], value["api_key"], None, errors)
+        await session.rollback()  # the draft stays for the corrected form
+        return await _options(session, v, api_url, value["draft"], None, errors)
 
     secret = ctx.settings.encryption_key()
     return await page(session, secret, cookie, run, csrf=value["csrf"])

@@ -7,13 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Path, Query
 from fastapi.responses import Response
 
-from kith_gateway.console.access import Visitor, html, page, see_other
+from kith_gateway.console.access import NoStoreRoute, Visitor, html, page, see_other
 from kith_gateway.console.session_routes import ConsoleCookie
 from kith_gateway.deps import Context, Session
 from kith_gateway.pagination import DEFAULT_LIMIT
 from kith_gateway.services import admin
 
-router = APIRouter()
+router = APIRouter(route_class=NoStoreRoute)
 
 
 @router.get("/operator")

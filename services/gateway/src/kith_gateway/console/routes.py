@@ -13,8 +13,9 @@ from kith_gateway.console import (
     operator_routes,
     session_routes,
 )
+from kith_gateway.console.access import NoStoreRoute
 
-router = APIRouter(prefix="/console", include_in_schema=False)
+router = APIRouter(prefix="/console", include_in_schema=False, route_class=NoStoreRoute)
 
 
 @router.get("")

@@ -1,4 +1,8 @@
-"""imports reads for the history, and connection-check rows (the importer deletes them)."""
+"""imports reads for the history, and connection-check rows (the importer deletes them).
+
+The console's import wizard keeps its draft (URL and encrypted key) in a connection-check row
+too: same columns, same TTL sweep, same reset domain; no importer is ever asked about it.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kith_common.db.models import Import, ImportConnectionCheck
@@ -43,3 +47,19 @@ async def add_check(
 
 async def drop_check(session: AsyncSession, check_id: uuid.UUID) -> None:
     await session.execute(delete(ImportConnectionCheck).where(ImportConnectionCheck.id == check_id))
+
+
+async def take_draft(
+    session: AsyncSession, draft_id: uuid.UUID, account_id: int
+) -> ImportConnectionCheck | None:
+    """Delete and return an unexpired draft of this account (rolled back if the start fails)."""
+    found: ImportConnectionCheck | None = await session.scalar(
+        delete(ImportConnectionCheck)
+        .where(
+            ImportConnectionCheck.id == draft_id,
+            ImportConnectionCheck.account_id == account_id,
+            ImportConnectionCheck.expires_at > func.now(),
+        )
+        .returning(ImportConnectionCheck)
+    )
+    return found

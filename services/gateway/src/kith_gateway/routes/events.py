@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-
 from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
-from kith_gateway.deps import Context, Credentials, authenticate, check_role
-from kith_gateway.events_hub import EventHub
+from kith_common.accounts import hash_token
+from kith_gateway.deps import Context, Credentials, authenticate, check_role, principal_for
+from kith_gateway.streams import open_stream
 
 router = APIRouter(tags=["events"])
-
-KEEPALIVE_SECONDS = 15.0
 
 
 @router.get(
@@ -22,34 +18,28 @@ KEEPALIVE_SECONDS = 15.0
     responses={
         200: {
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
-            "description": "`event: <type>`, `id: <envelope id>`, `data: <envelope JSON>`.",
-        }
+            "description": "`event: <type>`, `id: <envelope id>`, `data: <envelope JSON>`. "
+            "The token is checked again every 30 s; once revoked the stream sends "
+            "`event: revoked` and ends.",
+        },
+        429: {"description": "This token already holds the most open streams allowed."},
     },
 )
 async def events(request: Request, ctx: Context, credentials: Credentials) -> StreamingResponse:
     # Authenticated with a short session of its own: a stream must not hold a connection.
     async with ctx.sessions() as session:
         principal = check_role(await authenticate(session, credentials), "viewer")
-    hub: EventHub = request.app.state.hub
-    queue = await hub.listen(principal.account_id)
+    token_hash = hash_token(credentials.credentials if credentials else "")
 
-    async def stream() -> AsyncIterator[str]:
-        try:
-            yield ": connected\n\n"
-            while True:
-                try:
-                    event = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
-                except TimeoutError:
-                    if await request.is_disconnected():
-                        return
-                    yield ": keepalive\n\n"
-                    continue
-                yield f"id: {event.id}\nevent: {event.type}\ndata: {event.body}\n\n"
-        finally:
-            hub.leave(principal.account_id, queue)
+    async def still_valid() -> bool:
+        async with ctx.sessions() as session:
+            return await principal_for(session, token_hash) is not None
 
-    return StreamingResponse(
-        stream(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    return open_stream(
+        request,
+        account_id=principal.account_id,
+        token_key=token_hash,
+        still_valid=still_valid,
+        revalidate_seconds=ctx.settings.stream_revalidate_seconds,
+        per_token=ctx.settings.streams_per_token,
     )

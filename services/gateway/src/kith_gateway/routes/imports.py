@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Annotated, Any
 
@@ -10,6 +11,7 @@ from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
 from kith_common.errors import InvalidInput
+from kith_common.vcards import count_cards, too_many_cards
 from kith_gateway.deps import Context, Editor, Session, Viewer
 from kith_gateway.pagination import DEFAULT_LIMIT, Cursor, Limit
 from kith_gateway.problems import PayloadTooLarge
@@ -62,7 +64,11 @@ def _errors(err: ValidationError) -> InvalidInput:
     )
 
 
-@router.post("/monica/check", response_model=ConnectionCheckOut)
+@router.post(
+    "/monica/check",
+    response_model=ConnectionCheckOut,
+    responses={429: {"description": "Too many connection checks from this account."}},
+)
 async def check_connection(
     session: Session, caller: Editor, ctx: Context, body: ConnectionCheckIn
 ) -> ConnectionCheckOut:
@@ -100,6 +106,11 @@ async def _start_vcard(request: Request, session: Any, caller: Any, ctx: Any) ->
     data = await upload.read(limit + 1)
     if len(data) > limit:
         raise PayloadTooLarge(f"the file exceeds {ctx.settings.max_upload_mb} MiB")
+    # The byte cap does not bound the work: 20 MiB of tiny cards is ~700,000 contacts.
+    cards = await asyncio.to_thread(count_cards, data)
+    refusal = too_many_cards(cards, ctx.settings.vcard_max_cards)
+    if refusal is not None:
+        raise PayloadTooLarge(refusal, code="too-many-cards")
     raw_options = form.get("options") or "{}"
     try:
         options = json.loads(raw_options) if isinstance(raw_options, str) else None

@@ -17,8 +17,8 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kith_common import imports
-from kith_common.crypto import encrypt_secret
+from kith_common import imports, throttle
+from kith_common.crypto import decrypt_secret, encrypt_secret
 from kith_common.db.models import Import
 from kith_common.errors import Conflict, Transient
 from kith_common.events import subjects
@@ -32,6 +32,7 @@ from kith_gateway import pagination
 from kith_gateway.context import GatewayContext
 from kith_gateway.deps import Principal
 from kith_gateway.middleware import correlation_id
+from kith_gateway.problems import TooManyRequests
 from kith_gateway.repositories import audit
 from kith_gateway.repositories import imports as repo
 from kith_gateway.schemas.common import Page, PageMeta
@@ -260,6 +261,20 @@ async def check_connection(
     session: AsyncSession, ctx: GatewayContext, principal: Principal, body: ConnectionCheckIn
 ) -> ConnectionCheckOut:
     generation = await writable(session, principal.account_id)
+    # Each check costs an importer task and a request to a server the user names: bounded per
+    # account (the importer also bounds them per process and spaces them per Monica host).
+    wait = await throttle.admit(
+        session,
+        f"gateway:check:{principal.account_id}",
+        per_window=ctx.settings.connection_checks_per_minute,
+        window_seconds=60.0,
+    )
+    if wait:
+        raise TooManyRequests(
+            f"at most {ctx.settings.connection_checks_per_minute} connection checks a minute; "
+            f"try again in {wait} s",
+            retry_after=wait,
+        )
     check_id = uuid.uuid4()
     await repo.add_check(
         session,
@@ -291,3 +306,38 @@ async def check_connection(
         raise Transient("the importer did not answer the connection check") from err
     data = parse_reply(subjects.RPC_IMPORT_CHECK_CONNECTION, reply.data).data
     return ConnectionCheckOut.model_validate(data.model_dump())
+
+
+async def save_wizard_draft(
+    session: AsyncSession, ctx: GatewayContext, principal: Principal, api_url: str, api_key: str
+) -> str:
+    """Keep a checked URL and key server-side for the wizard's next step; its opaque id.
+
+    The console page then carries only this id (never the key) and the draft expires with
+    the connection-check TTL. Commits.
+    """
+    draft_id = uuid.uuid4()
+    await repo.add_check(
+        session,
+        check_id=draft_id,
+        account_id=principal.account_id,
+        api_url=normalize_api_url(api_url),
+        api_key_encrypted=encrypt_secret(ctx.settings.encryption_key(), api_key.strip()),
+        expires_at=dt.datetime.now(dt.UTC) + CHECK_TTL,
+    )
+    await session.commit()
+    return str(draft_id)
+
+
+async def take_wizard_draft(
+    session: AsyncSession, ctx: GatewayContext, principal: Principal, draft: str
+) -> tuple[str, str] | None:
+    """The draft's (URL, key), deleted in the caller's transaction; None if gone or expired."""
+    try:
+        draft_id = uuid.UUID(draft)
+    except ValueError:
+        return None
+    row = await repo.take_draft(session, draft_id, principal.account_id)
+    if row is None:
+        return None
+    return row.api_url, decrypt_secret(ctx.settings.decryption_keys(), row.api_key_encrypted)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -13,7 +14,7 @@ from kith_common.events.registry import build_reply, parse_envelope
 from kith_common.storage import Storage
 from kith_importer import runner
 from kith_importer.config import ImporterConfig
-from kith_importer.connection import check_connection
+from kith_importer.connection import BUSY, check_connection
 from kith_importer.vcard.runner import run_if_vcard
 
 __all__ = ["make_cancel", "make_check", "make_start"]
@@ -45,10 +46,18 @@ def make_cancel() -> Callable[[MessageContext[CancelImport]], Awaitable[None]]:
 def make_check(
     config: ImporterConfig, sessions: async_sessionmaker[AsyncSession]
 ) -> Callable[[bytes], Awaitable[bytes]]:
+    # Each request runs in its own task (the runtime's responder): bound them, and answer
+    # "busy" at once beyond the bound instead of queueing work nobody waits for after 15 s.
+    running = asyncio.Semaphore(config.check_concurrency)
+
     async def answer(body: bytes) -> bytes:
         request = parse_envelope(subjects.RPC_IMPORT_CHECK_CONNECTION, body)
         assert isinstance(request.data, CheckConnection)
-        reply = await check_connection(sessions, config, request.data.check_id)
+        if running.locked():
+            reply = BUSY
+        else:
+            async with running:
+                reply = await check_connection(sessions, config, request.data.check_id)
         envelope = build_reply(subjects.RPC_IMPORT_CHECK_CONNECTION, reply, request=request)
         return envelope.model_dump_json().encode()
 

@@ -47,6 +47,7 @@ from kith_common.monica.errors import (
     MonicaError,
     MonicaNotJson,
     MonicaRefused,
+    MonicaRetryLater,
 )
 from kith_common.monica.urls import source_name
 from kith_importer.config import ImporterConfig
@@ -105,7 +106,7 @@ async def _run_locked(
     if claim is None:
         return
     row, checkpoint, scope, options = claim
-    api_key = imports.decrypt_api_key(row, config.encryption_key) if row.api_url else None
+    api_key = imports.decrypt_api_key(row, config.decryption_keys) if row.api_url else None
     if api_key is None or not row.api_url:
         await _fail(ctx, scope.import_id, "the Monica API key is no longer stored")
         return
@@ -383,7 +384,7 @@ class _Phase:
             if (contact is not None or limit != PAGE_LIMIT) and not err.transient:
                 self.tally.error(f"{where}: {err.message}")
                 return None
-            if self.ctx.deliveries >= self.config.max_deliver:
+            if self.ctx.deliveries >= self.config.max_deliver or isinstance(err, MonicaRetryLater):
                 await _fail(self.ctx, self.scope.import_id, f"{where}: {err.message}")
                 raise _Stop from err
             raise  # transient, retries spent: the redelivery resumes from the checkpoint

@@ -1,14 +1,19 @@
 """Running one vCard import (importer.md §12): parse the stored upload, write contacts, done.
 
-Cards are written ten per fenced transaction, each with the checkpoint (the next card) and the
-counters, so a redelivery resumes where the last commit ended; the status is re-read at each
-of those commits, so a cancel takes effect within ten cards. At the end the import is
-`completed` and `kith.evt.import.completed` goes out, so dedup scans the new contacts.
+The upload is decoded and its cards counted in a worker thread; a file over
+`KITH_VCARD_MAX_CARDS` fails at once. Then each step parses the next ten cards in a worker
+thread and writes them in one fenced transaction with the checkpoint (the next card) and the
+counters, so the event loop is never blocked by a big file, a redelivery resumes where the
+last commit ended, and a cancel takes effect within one step. Each step refreshes the lease
+first and stops if another worker took it over. At the end the import is `completed` and
+`kith.evt.import.completed` goes out, so dedup scans the new contacts.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
+from dataclasses import dataclass
 from typing import Any, Final
 
 import structlog
@@ -29,12 +34,13 @@ from kith_common.events.payloads.imports import (
     ImportProgress,
     StartImport,
 )
-from kith_common.storage import Storage
+from kith_common.storage import Storage, StorageError
+from kith_common.vcards import count_cards, too_many_cards
 from kith_importer import metrics
 from kith_importer.automerge import merge_groups, merge_pair
 from kith_importer.config import ImporterConfig, owner_is_dead
 from kith_importer.vcard.mapping import map_card, source_id
-from kith_importer.vcard.parse import parse_file
+from kith_importer.vcard.parse import CardStream, decode
 from kith_importer.vcard.store import VcardScope, field_types, write_card
 
 __all__ = ["run_if_vcard"]
@@ -100,16 +106,10 @@ async def _run(
         summary: dict[str, Any] = dict(row.summary or {})
         generation = row.generation
         storage_key = row.file_storage_key
-    try:
-        if storage is None or storage_key is None:
-            raise FileNotFoundError(storage_key)
-        data = await storage.get(storage_key)
-    except Exception as err:  # a missing file cannot come back: fail with a readable reason
-        log.warning("vcard_file_unreadable", error=type(err).__name__)
-        await _fail(ctx, import_id, "the uploaded vCard file is no longer stored")
+    upload = await _read_upload(ctx, import_id, storage, storage_key, config.vcard_max_cards)
+    if upload is None:
         return
     started = time.monotonic()
-    parsed = parse_file(data)
     if not summary:
         summary = {
             "imported": 0,
@@ -117,42 +117,48 @@ async def _run(
             "skipped": 0,
             "errors": [],
             "error_count": 0,
-            "cards": len(parsed.cards),
-            "latin1_fallback": parsed.latin1,
+            "cards": upload.total,
+            "latin1_fallback": upload.latin1,
         }
-        for message in parsed.errors:
-            _error(summary, message)
-    if not parsed.cards:
-        reason = parsed.errors[0] if parsed.errors else "the file holds no vCard"
-        await _fail(ctx, import_id, f"no readable card in the file ({reason})")
-        return
     position = int(checkpoint.get("card", 0))
-    await _progress(ctx, import_id, position, len(parsed.cards))
-    while position < len(parsed.cards):
+    stream = CardStream(upload.text)
+    del upload  # the stream holds the text; nothing else needs it
+    await asyncio.to_thread(stream.skip, position)
+    await _progress(ctx, import_id, position, int(summary["cards"]))
+    # One step: read and parse the next cards in a worker thread (the loop keeps acking and
+    # answering health checks), then write them with the checkpoint in one fenced transaction.
+    while items := await asyncio.to_thread(stream.take, CHUNK):
         await ctx.heartbeat()
-        chunk = parsed.cards[position : position + CHUNK]
         async with ctx.unit_of_work() as session:
-            current = await session.scalar(
-                select(Import).where(Import.id == import_id).with_for_update()
-            )
-            if current is None or current.status != "processing":
-                if current is not None and current.status == "cancelling":
+            current = await imports.heartbeat(session, import_id, config.owner)
+            if current is None:
+                # Our lease went stale and another worker holds it: it does the work now.
+                log.warning("vcard_lease_lost", card=position)
+                return
+            if current.status != "processing":
+                if current.status == "cancelling":
                     await _cancel(ctx, session, current, summary)
                 return
-            for card in chunk:
-                values = map_card(card)
+            for item in items:
+                position += item.block
+                if item.card is None:
+                    _error(summary, item.error or "unreadable card")
+                    continue
+                values = map_card(item.card)
                 for problem in values.problems:
-                    _error(summary, f"card at line {card.line}: {problem}")
-                outcome = await write_card(session, scope, source_id(card), values)
+                    _error(summary, f"card at line {item.card.line}: {problem}")
+                outcome = await write_card(session, scope, source_id(item.card), values)
                 if outcome == "skipped":
                     summary["skipped"] += 1
                 else:
                     summary["contacts"] += 1
                     summary["imported"] += 1
-            position += len(chunk)
-            await imports.heartbeat(session, import_id, config.owner)
             current.checkpoint = {"phase": "vcard", "card": position}
             current.summary = dict(summary)
+    if not summary["contacts"] and not summary["skipped"]:
+        reason = summary["errors"][0] if summary["errors"] else "the file holds no vCard"
+        await _fail(ctx, import_id, f"no readable card in the file ({reason})")
+        return
     summary["duration_seconds"] = round(
         float(summary.get("duration_seconds", 0.0)) + time.monotonic() - started, 3
     )
@@ -178,8 +184,8 @@ async def _run(
             ImportProgress(
                 import_id=import_id,
                 phase="vcard",
-                current=len(parsed.cards),
-                total=len(parsed.cards),
+                current=int(summary["cards"]),
+                total=int(summary["cards"]),
             ),
             session=session,
         )
@@ -212,6 +218,49 @@ async def _auto_merge(
             summary["merged"] = int(summary.get("merged", 0)) + 1
         else:
             _error(summary, problem)
+
+
+@dataclass(frozen=True, slots=True)
+class _Upload:
+    text: str
+    latin1: bool
+    total: int
+
+
+def _open(data: bytes) -> _Upload:
+    text, latin1 = decode(data)
+    return _Upload(text=text, latin1=latin1, total=count_cards(data))
+
+
+async def _read_upload(
+    ctx: MessageContext[StartImport],
+    import_id: int,
+    storage: Storage | None,
+    storage_key: str | None,
+    max_cards: int,
+) -> _Upload | None:
+    """The decoded upload and its card count; None once the import failed for good.
+
+    A missing file cannot come back, and a file over the card cap never fits: both fail the
+    import with a readable reason. Any other storage error is an outage (the nack retries it).
+    """
+    try:
+        if storage is None or storage_key is None:
+            raise FileNotFoundError(storage_key)
+        data = await storage.get(storage_key)
+    except FileNotFoundError:
+        log.warning("vcard_file_missing")
+        await _fail(ctx, import_id, "the uploaded vCard file is no longer stored")
+        return None
+    except StorageError as err:
+        msg = "the uploaded vCard file could not be read from storage"
+        raise Transient(msg) from err
+    upload = await asyncio.to_thread(_open, data)
+    refusal = too_many_cards(upload.total, max_cards)
+    if refusal is not None:
+        await _fail(ctx, import_id, refusal)
+        return None
+    return upload
 
 
 def _region_of(locale: str | None) -> str | None:

@@ -41,7 +41,14 @@ from kith_common.db.models.reference import (
 from kith_common.db.models.reminders import Reminder, ReminderRule
 from kith_common.db.models.resets import AccountReset, AccountResetDomain
 from kith_common.db.models.tasks import Task
-from kith_common.db.models.tenancy import Account, AccountInvitation, ApiToken, OperatorToken, User
+from kith_common.db.models.tenancy import (
+    Account,
+    AccountInvitation,
+    ApiToken,
+    ConsoleSession,
+    OperatorToken,
+    User,
+)
 
 __all__ = [
     "Account",
@@ -54,6 +61,7 @@ __all__ = [
     "ApiToken",
     "AuditLog",
     "Call",
+    "ConsoleSession",
     "Contact",
     "ContactField",
     "ContactFieldType",

@@ -27,6 +27,7 @@ __all__ = [
     "Account",
     "AccountInvitation",
     "ApiToken",
+    "ConsoleSession",
     "OperatorToken",
     "User",
 ]
@@ -100,6 +101,26 @@ class OperatorToken(EagerDefaults, Timestamps, Base):
     # Not in data-model §3.1: kept for listings, as on api_tokens.
     token_prefix: Mapped[str | None]
     last_used_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class ConsoleSession(EagerDefaults, Timestamps, Base):
+    """A console sign-in: the cookie names it, so signing out ends it on the server too.
+
+    `id` is the SHA-256 of the random session secret the signed cookie carries; `token_hash`
+    names the API or operator token signed in with (revoking that token also ends the
+    session). Expired and revoked rows are deleted by the gateway at sign-in.
+    """
+
+    __tablename__ = "console_sessions"
+    __table_args__ = (
+        Index("ix_console_sessions_expires_at", "expires_at"),
+        {"info": table_info(OWNER, "preserve")},
+    )
+
+    id: Mapped[bytes] = mapped_column(primary_key=True)
+    token_hash: Mapped[bytes]
+    expires_at: Mapped[dt.datetime]
     revoked_at: Mapped[dt.datetime | None]
 
 

@@ -28,7 +28,10 @@ class FakeMonicaServer:
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))
         self.port = self._sock.getsockname()[1]
-        config = uvicorn.Config(fake, log_config=None, access_log=False, lifespan="off")
+        # A `slow` fault may still be sleeping for a client that gave up: stop within 1 s.
+        config = uvicorn.Config(
+            fake, log_config=None, access_log=False, lifespan="off", timeout_graceful_shutdown=1
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name="fake-monica", daemon=True)
 
