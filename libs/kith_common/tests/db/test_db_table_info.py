@@ -81,4 +81,4 @@ def test_account_data_has_an_index_led_by_account_id(table: Table) -> None:
 
 
 def test_every_table_is_known() -> None:
-    assert len(TABLES) == 46
+    assert len(TABLES) == 47
