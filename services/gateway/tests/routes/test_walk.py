@@ -18,7 +18,8 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kith_gateway.testing import TestAccount
+from kith_gateway.services.records import KINDS
+from kith_gateway.testing import TestAccount, seed_records
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,16 @@ ROUTES: list[R] = [
     R("POST", "/v1/admin/dlq/{seq}/replay", "operator"),
     R("POST", "/v1/admin/phones/renormalize", "operator", {}),
 ]
+# Every kind of record: the list (filtered by another account's contact → 404) and one item.
+ROUTES += (
+    [R("GET", f"/v1/{kind.path}", "viewer") for kind in KINDS]
+    + [
+        R("GET", f"/v1/{kind.path}?contact_id={{contact}}", "viewer", foreign=True)
+        for kind in KINDS
+        if kind.by_contact
+    ]
+    + [R("GET", f"/v1/{kind.path}/{{{kind.path}}}", "viewer", foreign=True) for kind in KINDS]
+)
 _LOWER = {"editor": "viewer", "admin": "editor"}
 _B_TABLES = (
     "contacts",
@@ -94,12 +105,16 @@ _B_TABLES = (
     "account_invitations",
     "audit_logs",
     "outbox",
+    *(kind.source.model.__tablename__ for kind in KINDS),
+    "messages",
+    "activity_contacts",
 )
 
 
 def _template(path: str) -> str:
-    out = path
+    out = path.split("?")[0]
     for name in (
+        *(kind.path for kind in KINDS),
         "contact",
         "field",
         "address",
@@ -183,7 +198,9 @@ async def _seed_other(
             ),
             {"m": merge_id, "a": b.id, "s": c1["id"], "l": c2["id"]},
         )
+    records = await seed_records(sessions, b.id, [c1["id"], c2["id"]])
     return {
+        **{path: ids[0] for path, ids in records.ids.items()},
         "contact": c1["id"],
         "contact2": c2["id"],
         "field": c1["fields"][0]["id"],
