@@ -35,6 +35,7 @@ from kith_gateway.routes import (
 )
 from kith_gateway.schemas.common import Problem, problem_responses
 from kith_gateway.schemas.imports import MonicaImportIn
+from kith_gateway.text_guard import TextGuard
 
 SERVICE = "gateway"
 API_VERSION = "0.1.0"
@@ -85,6 +86,7 @@ def create_api(runtime: Runtime) -> FastAPI:
     for route in health_routes(runtime.health):
         route.include_in_schema = False
         api.router.routes.append(route)
+    api.add_middleware(TextGuard)  # inside GatewayMiddleware: bodies are capped first
     api.add_middleware(
         GatewayMiddleware, max_upload_bytes=runtime.settings.max_upload_mb * 1024 * 1024
     )
