@@ -90,6 +90,10 @@ ROUTES += (
         if kind.by_contact
     ]
     + [R("GET", f"/v1/{kind.path}/{{{kind.path}}}", "viewer", foreign=True) for kind in KINDS]
+    + [
+        R("GET", f"/v1/{p}/{{{p}}}/content", "viewer", foreign=True)
+        for p in ("photos", "documents")
+    ]
 )
 _LOWER = {"editor": "viewer", "admin": "editor"}
 _B_TABLES = (
