@@ -30,8 +30,10 @@ from kith_gateway.routes import (
     invitations,
     media,
     merges,
+    notes,
     records,
     resets,
+    timeline,
     users,
 )
 from kith_gateway.schemas.common import Problem, problem_responses
@@ -49,7 +51,9 @@ def api_router() -> APIRouter:
     for module in (
         account,
         contacts,
+        timeline,
         records,
+        notes,
         media,
         duplicates,
         merges,

@@ -94,6 +94,13 @@ ROUTES += (
         R("GET", f"/v1/{p}/{{{p}}}/content", "viewer", foreign=True)
         for p in ("photos", "documents")
     ]
+    + [
+        R("GET", "/v1/contacts/{contact}/timeline", "viewer", foreign=True),
+        R("POST", "/v1/notes", "editor", "note", foreign=True),
+        R("PATCH", "/v1/notes/{notes}", "editor", {"body": "edited"}, foreign=True),
+        R("DELETE", "/v1/notes/{notes}", "editor", foreign=True),
+        R("PATCH", "/v1/tasks/{tasks}", "editor", {"status": "completed"}, foreign=True),
+    ]
 )
 _LOWER = {"editor": "viewer", "admin": "editor"}
 _B_TABLES = (
@@ -225,6 +232,8 @@ def _request(route: R, ids: dict[str, Any]) -> tuple[str, str, Any]:
     body = route.body
     if body == "merge":
         body = {"survivor_id": ids["contact"], "loser_id": ids["contact2"]}
+    elif body == "note":
+        body = {"contact_id": ids["contact"], "body": "a note"}
     elif body == "token":
         body = {"name": "x", "user_id": ids["user"]}
     return route.method, path, body
