@@ -37,6 +37,7 @@ from kith_common.db.models import (
     User,
 )
 from kith_common.storage import Storage, account_prefix
+from kith_common.testing.fake_monica.generator import png_bytes
 
 
 @dataclass
@@ -109,14 +110,18 @@ async def seed_records(
     out = SeededRecords()
     base = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
     async with sessions() as session, session.begin():
-        types = await session.execute(
-            text(
-                "SELECT (SELECT id FROM relationship_types WHERE account_id IS NULL"
-                " ORDER BY id LIMIT 1), (SELECT id FROM life_event_types"
-                " WHERE account_id IS NULL ORDER BY id LIMIT 1)"
-            )
+        event_type = await session.scalar(
+            text("SELECT id FROM life_event_types WHERE account_id IS NULL ORDER BY id LIMIT 1")
         )
-        rel_type, event_type = types.one()
+        # Another type each call, so seeding the same contacts again adds relationships.
+        rel_type = await session.scalar(
+            text(
+                "SELECT t.id FROM relationship_types t WHERE t.account_id IS NULL AND NOT EXISTS"
+                " (SELECT 1 FROM relationships r WHERE r.account_id = :a"
+                " AND r.relationship_type_id = t.id) ORDER BY t.id LIMIT 1"
+            ),
+            {"a": account_id},
+        )
         for index, contact_id in enumerate(contact_ids):
             at = base + dt.timedelta(hours=index // 2)
             common = {"account_id": account_id, "created_at": at, "updated_at": at}
@@ -175,7 +180,11 @@ async def seed_records(
                 ("photos", Photo, "image/png", f"p{index}.png"),
                 ("documents", Document, "application/pdf", f'report "{index}".pdf'),
             ):
-                data = f"{path} {index} {uuid.uuid4().hex}".encode()
+                data = (
+                    png_bytes(tuple(uuid.uuid4().bytes[:3]))  # type: ignore[arg-type]
+                    if path == "photos"
+                    else f"{path} {index} {uuid.uuid4().hex}".encode()
+                )
                 key = f"{account_prefix(account_id)}{path}/{uuid.uuid4().hex}"
                 if storage is not None:
                     await storage.put(key, data)
