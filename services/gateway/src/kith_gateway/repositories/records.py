@@ -5,7 +5,7 @@ its creation when it has none that is always set), and how it names a contact (a
 two ends of a relationship, an activity's attendees, or none for journal entries). Lists,
 one-item reads, the timeline and the counts are all built from these, so every table is
 paged, scoped to the account and filtered by contact the same way. Order: `when DESC, id
-DESC`, backed by the 0004 indexes.
+DESC`, backed by the 0004 indexes (`kith_common.db.models.readback`).
 """
 
 from __future__ import annotations
@@ -17,13 +17,10 @@ from typing import Any, Literal
 
 from sqlalchemy import (
     ColumnElement,
-    DateTime,
     Select,
-    cast,
     exists,
     func,
     literal,
-    literal_column,
     or_,
     select,
     tuple_,
@@ -53,13 +50,9 @@ from kith_common.db.models import (
     Reminder,
     Task,
 )
+from kith_common.db.models.readback import life_event_day
 
 ContactLink = Literal["column", "both_ends", "attendees", "none"]
-
-
-def day_start(column: Any) -> ColumnElement[dt.datetime]:
-    """A `date` as 00:00 UTC; the literal zone keeps the expression immutable (indexable)."""
-    return func.timezone(literal_column("'UTC'"), cast(column, DateTime()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +85,9 @@ CONVERSATIONS = Source(
     summary=_clip(func.coalesce(Conversation.subject, Conversation.platform)),
 )
 LIFE_EVENTS = Source(
-    LifeEvent, day_start(LifeEvent.occurred_on), summary=_clip(func.coalesce(LifeEvent.note, ""))
+    LifeEvent,
+    life_event_day(LifeEvent.occurred_on),
+    summary=_clip(func.coalesce(LifeEvent.note, "")),
 )
 JOURNAL_ENTRIES = Source(JournalEntry, JournalEntry.occurred_at, "none")
 PHOTOS = Source(Photo, Photo.created_at)
