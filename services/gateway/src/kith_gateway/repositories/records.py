@@ -11,13 +11,18 @@ DESC`, backed by the 0004 indexes (`kith_common.db.models.readback`).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
+    DateTime,
+    Integer,
     Select,
+    bindparam,
     exists,
     func,
     literal,
@@ -107,7 +112,7 @@ TIMELINE: dict[str, Source] = {
 }
 
 
-def _of_contact(source: Source, account_id: int, contact_id: int) -> ColumnElement[bool]:
+def _of_contact(source: Source, account_id: Any, contact_id: Any) -> ColumnElement[bool]:
     model = source.model
     if source.contact == "both_ends":
         return or_(model.contact_id == contact_id, model.related_contact_id == contact_id)
@@ -160,23 +165,66 @@ async def contact_exists(session: AsyncSession, account_id: int, contact_id: int
     return found is not None
 
 
+# The two statements below are built once with bound parameters: building nine subqueries
+# costs more Python time than PostgreSQL spends answering them (bench_readback.py).
+_ACCOUNT = bindparam("account_id", type_=BigInteger)
+_CONTACT = bindparam("contact_id", type_=BigInteger)
+
+
+@functools.cache
+def _counts_statement(sources: tuple[tuple[str, Source], ...]) -> Select[Any]:
+    return select(
+        *(
+            select(func.count())
+            .select_from(source.model)
+            .where(source.model.account_id == _ACCOUNT, _of_contact(source, _ACCOUNT, _CONTACT))
+            .scalar_subquery()
+            .label(name)
+            for name, source in sources
+        )
+    )
+
+
 async def count_of_contact(
     session: AsyncSession, sources: dict[str, Source], account_id: int, contact_id: int
 ) -> dict[str, int]:
     """One round trip: a scalar count per source."""
-    columns = [
-        select(func.count())
-        .select_from(source.model)
-        .where(
-            source.model.account_id == account_id,
-            _of_contact(source, account_id, contact_id),
-        )
-        .scalar_subquery()
-        .label(name)
-        for name, source in sources.items()
-    ]
-    row = (await session.execute(select(*columns))).one()
+    statement = _counts_statement(tuple(sources.items()))
+    row = (
+        await session.execute(statement, {"account_id": account_id, "contact_id": contact_id})
+    ).one()
     return {name: int(value) for name, value in row._mapping.items()}
+
+
+@functools.cache
+def _timeline_statement(after_kind: str | None) -> Select[Any]:
+    """The merge of every kind's first page; `after_kind` decides how each kind compares
+    with the cursor (rows of a smaller kind may share its moment, of a larger one not)."""
+    at = bindparam("at", type_=DateTime(timezone=True))
+    after_id = bindparam("after_id", type_=BigInteger)
+    limit = bindparam("limit", type_=Integer)
+    parts = []
+    for kind, source in TIMELINE.items():
+        model = source.model
+        assert source.summary is not None
+        query = select(
+            literal(kind).label("kind"),
+            model.id.label("id"),
+            source.when.label("at"),
+            source.summary.label("summary"),
+        ).where(model.account_id == _ACCOUNT, _of_contact(source, _ACCOUNT, _CONTACT))
+        if after_kind is not None:
+            if kind < after_kind:
+                query = query.where(source.when <= at)
+            elif kind > after_kind:
+                query = query.where(source.when < at)
+            else:
+                query = query.where(tuple_(source.when, model.id) < tuple_(at, after_id))
+        parts.append(query.order_by(source.when.desc(), model.id.desc()).limit(limit).subquery())
+    rows = union_all(*(select(part) for part in parts)).subquery()
+    return (
+        select(rows).order_by(rows.c.at.desc(), rows.c.kind.desc(), rows.c.id.desc()).limit(limit)
+    )
 
 
 async def timeline(
@@ -187,39 +235,19 @@ async def timeline(
     after: tuple[dt.datetime, str, int] | None,
     limit: int,
 ) -> Sequence[Any]:
-    """Rows (kind, id, at, summary), newest first, ties by kind then id (both descending).
+    """Up to `limit + 1` rows (kind, id, at, summary), newest first, ties by kind then id
+    (both descending).
 
     Each table contributes its own first `limit + 1` rows after the cursor (an index range
     scan per table), so the merge sorts at most nine short lists.
     """
-    parts = []
-    for kind, source in TIMELINE.items():
-        model = source.model
-        assert source.summary is not None
-        query = select(
-            literal(kind).label("kind"),
-            model.id.label("id"),
-            source.when.label("at"),
-            source.summary.label("summary"),
-        ).where(model.account_id == account_id, _of_contact(source, account_id, contact_id))
-        if after is not None:
-            at, after_kind, after_id = after
-            if kind < after_kind:
-                query = query.where(source.when <= at)
-            elif kind > after_kind:
-                query = query.where(source.when < at)
-            else:
-                query = query.where(tuple_(source.when, model.id) < tuple_(at, after_id))
-        parts.append(
-            query.order_by(source.when.desc(), model.id.desc()).limit(limit + 1).subquery()
-        )
-    rows = union_all(*(select(part) for part in parts)).subquery()
-    merged = (
-        select(rows)
-        .order_by(rows.c.at.desc(), rows.c.kind.desc(), rows.c.id.desc())
-        .limit(limit + 1)
-    )
-    return (await session.execute(merged)).all()
+    values: dict[str, Any] = {"account_id": account_id, "contact_id": contact_id}
+    values["limit"] = limit + 1
+    if after is not None:
+        values.update(at=after[0], after_id=after[2])
+    statement = _timeline_statement(after[1] if after is not None else None)
+    rows: Sequence[Any] = (await session.execute(statement, values)).all()
+    return rows
 
 
 async def contacts_by_id(

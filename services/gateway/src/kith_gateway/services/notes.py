@@ -3,43 +3,27 @@ marking a task done.
 
 Like every write of account data they pass `guards.writable` (fence, 409 while a reset
 runs); the contact must be the account's and not in the trash (a trashed contact is
-read-only until restored). Each change is audited as a change of its contact, in the same
-transaction.
+read-only until restored). A note's change is a change of its contact (`updated_at`, audited
+in the same transaction).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kith_common.db.models import Contact, Note, Task
 from kith_gateway.deps import Principal
-from kith_gateway.repositories import audit
 from kith_gateway.repositories import notes as repo
 from kith_gateway.schemas.records import NoteIn, NoteOut, NotePatch, TaskOut, TaskPatch
+from kith_gateway.services.contact_fields import touch_contact
 from kith_gateway.services.contact_rows import load_live
 from kith_gateway.services.guards import writable
 from kith_gateway.services.records import BY_PATH, columns, load
 
 _NOTES = BY_PATH["notes"]
 _TASKS = BY_PATH["tasks"]
-
-
-async def _audit(
-    session: AsyncSession, principal: Principal, contact: Contact, what: dict[str, Any]
-) -> None:
-    await audit.add(
-        session,
-        account_id=principal.account_id,
-        user_id=principal.user_id,
-        user_name=principal.name,
-        event="contact_updated",
-        contact_id=contact.id,
-        contact_name=contact.display_name,
-        metadata=what,
-    )
 
 
 async def _note_for_edit(
@@ -62,7 +46,7 @@ async def create_note(session: AsyncSession, principal: Principal, body: NoteIn)
         is_private=body.is_private,
         author_id=principal.user_id,
     )
-    await _audit(session, principal, contact, {"note_id": note.id, "note": "created"})
+    await touch_contact(session, principal, contact, "note_added")
     await session.commit()
     return NoteOut.model_validate(columns(note))
 
@@ -74,12 +58,7 @@ async def patch_note(
     values = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
     if values:
         await repo.update_note(session, note, values)
-        await _audit(
-            session,
-            principal,
-            contact,
-            {"note_id": note.id, "note": "edited", "fields": sorted(values)},
-        )
+        await touch_contact(session, principal, contact, "note_updated")
         await session.commit()
     return NoteOut.model_validate(columns(note))
 
@@ -87,7 +66,7 @@ async def patch_note(
 async def delete_note(session: AsyncSession, principal: Principal, note_id: int) -> None:
     note, contact = await _note_for_edit(session, principal, note_id)
     await repo.delete_note(session, principal.account_id, note.id)
-    await _audit(session, principal, contact, {"note_id": note.id, "note": "deleted"})
+    await touch_contact(session, principal, contact, "note_deleted")
     await session.commit()
 
 
