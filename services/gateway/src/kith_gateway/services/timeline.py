@@ -15,7 +15,14 @@ from kith_gateway.problems import BadRequest
 from kith_gateway.repositories import records as repo
 from kith_gateway.schemas.common import Page, PageMeta
 from kith_gateway.schemas.records import ContactCounts, TimelineEntry
-from kith_gateway.services.records import BY_PATH, check_contact, cursor_id, parse_moment
+from kith_gateway.services.records import (
+    BY_PATH,
+    INT64_MAX,
+    check_contact,
+    cursor_id,
+    not_found,
+    parse_moment,
+)
 
 _CURSOR = "timeline"
 # ContactCounts' field → the list it counts.
@@ -40,8 +47,11 @@ async def timeline(
         if key["n"] not in repo.TIMELINE:
             raise BadRequest("the cursor is malformed", code="invalid-cursor")
         after = (parse_moment(key["t"]), key["n"], cursor_id(key["i"]))
-    await check_contact(session, principal.account_id, contact_id)
+    if contact_id > INT64_MAX:
+        raise not_found("contact")
     rows = await repo.timeline(session, principal.account_id, contact_id, after=after, limit=limit)
+    if not rows:  # rows prove the contact is the caller's; an empty page must ask
+        await check_contact(session, principal.account_id, contact_id)
     more = len(rows) > limit
     entries = [
         TimelineEntry(kind=row.kind, id=row.id, at=row.at, summary=row.summary)
