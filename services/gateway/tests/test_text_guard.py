@@ -34,6 +34,19 @@ async def test_nul_or_lone_surrogate_anywhere_is_422_naming_the_field(
         "/v1/contacts", content=b'{"first_name": "A\\ud800"}', headers=json_h
     )
     assert _field_of(surrogate) == "first_name"
+    mislabelled = await client.post(
+        "/v1/imports",
+        content=b'{"api_url": "http://m.test/\\u0000", "api_key": "k"}',
+        headers={**h, "Content-Type": "text/plain"},
+    )
+    assert _field_of(mislabelled) == "api_url"
+    upload = await client.post(
+        "/v1/imports",
+        files={"file": ("people.vcf", b"BEGIN:VCARD\r\nEND:VCARD\r\n", "text/vcard")},
+        data={"options": '{"region": "U\\u0000S"}'},
+        headers=h,
+    )
+    assert _field_of(upload) == "options.region"
     account = await client.patch("/v1/account", json={"name": "Home\u0000"}, headers=h)
     assert _field_of(account) == "name"
     # Nothing was written, and the same requests without the NUL work.

@@ -3,9 +3,10 @@
 A `text` value cannot hold NUL (U+0000), and a lone UTF-16 surrogate (a JSON `"\\ud800"`
 without its pair) cannot be encoded as UTF-8 at all; either one reaching a query used to
 crash the request. This middleware looks once, for every route, at what a client can put
-text in: the path, every query parameter (name and value), and a JSON or form body (every
-key and string value, at any depth). Anything else (a multipart upload's file) is left to
-the route that reads it (`bad_text` is the same check for it to call).
+text in: the path, every query parameter (name and value), and the body, a form's pairs or
+JSON's keys and string values at any depth (read as JSON whatever its content type, since
+`POST /v1/imports` parses its own body). A multipart upload is left to the route that reads
+it (`bad_text` is the same check for it to call).
 
 Bodies are buffered to be read twice; `GatewayMiddleware`, outside this one, has already
 capped their size.
@@ -56,15 +57,17 @@ def _pairs_field(raw: str) -> str | None:
 
 
 def _body_field(content_type: bytes, body: bytes) -> str | None:
+    if not body:
+        return None
     kind = content_type.split(b";")[0].strip().lower()
-    if kind == b"application/json" or kind.endswith(b"+json"):
-        try:
-            return bad_text(json.loads(body))
-        except ValueError:
-            return None  # not JSON: the route's own validation answers
     if kind == b"application/x-www-form-urlencoded":
         return _pairs_field(body.decode("latin-1"))
-    return None
+    # Any other body is read as JSON when it is JSON, whatever it is labelled: a route that
+    # parses its own body (POST /v1/imports) may not look at the content type.
+    try:
+        return bad_text(json.loads(body))
+    except ValueError:
+        return None  # not JSON: the route's own validation answers
 
 
 def _query_field(scope: Scope) -> str | None:
@@ -88,7 +91,7 @@ class TextGuard:
             return
         headers = dict(scope.get("headers") or [])
         content_type = headers.get(b"content-type", b"")
-        if not content_type or content_type.lower().startswith(b"multipart/"):
+        if content_type.lower().startswith(b"multipart/"):
             await self.app(scope, receive, send)
             return
         messages, body = await _read(receive)
