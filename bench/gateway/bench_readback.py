@@ -27,7 +27,7 @@ import time
 
 import aiohttp
 import asyncpg
-from bench_duplicates import Sample, serve  # the same gateway child and summary
+from bench_duplicates import Sample, cpu_seconds, serve  # the same child, summary, CPU
 
 from kith_common.db.migrate import migrate
 from kith_common.ports import free_port
@@ -181,7 +181,9 @@ async def bench_account() -> tuple[str, int, int, int]:
     return token, int(low), int(high), int(heavy)
 
 
-async def measure(port: int, token: str, low: int, high: int, heavy: int, requests: int) -> None:
+async def measure(
+    port: int, pid: int, token: str, low: int, high: int, heavy: int, requests: int
+) -> None:
     headers = {"Authorization": f"Bearer {token}"}
     rng = random.Random(16)
     async with aiohttp.ClientSession(
@@ -228,23 +230,27 @@ async def measure(port: int, token: str, low: int, high: int, heavy: int, reques
             for _ in range(requests // 10):
                 await get(path())
             sample = Sample()
+            cpu = cpu_seconds([pid])
             for _ in range(requests):
                 target = path()
                 started = time.perf_counter()
                 await get(target)
                 sample.latencies.append(time.perf_counter() - started)
-            print(f"  single client, {label}: {sample.summary()}")
+            per_request = (cpu_seconds([pid]) - cpu) / requests * 1000
+            print(f"  single client, {label}: {sample.summary()}, gateway CPU {per_request:.2f} ms")
         for label, path in (
             ("timeline page 2 (heavy contact)", f"/v1/contacts/{heavy}/timeline"),
             ("notes page 2 (whole account)", "/v1/notes"),
         ):
             target = await second_page(path)
             sample = Sample()
+            cpu = cpu_seconds([pid])
             for _ in range(requests):
                 started = time.perf_counter()
                 await get(target)
                 sample.latencies.append(time.perf_counter() - started)
-            print(f"  single client, {label}: {sample.summary()}")
+            per_request = (cpu_seconds([pid]) - cpu) / requests * 1000
+            print(f"  single client, {label}: {sample.summary()}, gateway CPU {per_request:.2f} ms")
 
 
 def main() -> None:
@@ -267,7 +273,8 @@ def main() -> None:
     )
     child.start()
     try:
-        asyncio.run(measure(port, token, low, high, heavy, args.requests))
+        assert child.pid is not None
+        asyncio.run(measure(port, child.pid, token, low, high, heavy, args.requests))
     finally:
         child.terminate()
         child.join(30)
