@@ -26,6 +26,7 @@ from kith_gateway.problems import problem
 
 _BAD = re.compile("[\x00\ud800-\udfff]")
 MESSAGE = "must not contain NUL characters or unpaired surrogates"
+_NO_BODY = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def _walk(value: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], str]]:
@@ -91,7 +92,9 @@ class TextGuard:
             return
         headers = dict(scope.get("headers") or [])
         content_type = headers.get(b"content-type", b"")
-        if content_type.lower().startswith(b"multipart/"):
+        # A read's body is never used, and `GatewayMiddleware` replays a failed read with a
+        # receive channel already drained: reading it here again would wait forever.
+        if scope.get("method") in _NO_BODY or content_type.lower().startswith(b"multipart/"):
             await self.app(scope, receive, send)
             return
         messages, body = await _read(receive)
