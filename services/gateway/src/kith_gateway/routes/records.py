@@ -16,6 +16,11 @@ from kith_gateway.pagination import DEFAULT_LIMIT, Cursor, Limit
 from kith_gateway.services import records
 from kith_gateway.services.records import KINDS, Kind
 
+_ORDER = (
+    "Keyset-paged, newest first: by when the record happened (a call's or activity's"
+    " `occurred_at`, a life event's day at 00:00 UTC, a journal entry's `occurred_at`), else"
+    " by its creation; ties by id, so pages never skip or repeat a row."
+)
 ItemId = Annotated[int, Path(ge=1, description="The record's id.")]
 ContactFilter = Annotated[
     int | None, Query(ge=1, description="Only this contact's records (404 if not yours).")
@@ -68,6 +73,7 @@ def kind_router(kind: Kind) -> APIRouter:
         response_model=kind.page,
         operation_id=f"list_{_snake(kind)}",
         summary=f"List {kind.path.replace('-', ' ')}, newest first",
+        description=_ORDER,
     )
     router.add_api_route(
         "/{item_id}",
