@@ -152,19 +152,19 @@ async def drop_database() -> None:
 # --- the gateway -----------------------------------------------------------------------------
 
 
-def serve(port: int) -> None:
+def serve(port: int, database_url: str = URL, prefix: str = PREFIX, level: str = "info") -> None:
     """Child process: the gateway exactly as `kith serve gateway` runs it."""
     from kith_common.logging import configure_logging
     from kith_gateway.app import build_app
 
-    configure_logging(service="gateway", log_format="json", level="info")
+    configure_logging(service="gateway", log_format="json", level=level)
     settings = Settings(
-        database_url=URL,
+        database_url=database_url,
         nats_url=NATS_URL,
-        stream_prefix=PREFIX,
+        stream_prefix=prefix,
         gateway_port=port,
         metrics_port=free_port(),
-        log_level="info",
+        log_level=level,
     )
     asyncio.run(build_app(settings).run_until_signalled())
 

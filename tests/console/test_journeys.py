@@ -19,9 +19,11 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
+from kith_common.db.models import Contact
+from kith_common.storage import LocalStorage
 from kith_common.testing.fake_monica import FakeMonicaServer
 from kith_common.testing.inprocess import InProcessStack
-from kith_gateway.testing import make_account, make_operator
+from kith_gateway.testing import TestAccount, make_account, make_operator, seed_records
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts" / "console"
@@ -244,6 +246,40 @@ def _png_size(path: Path) -> tuple[int, int]:
     return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
 
 
+def _contact_page_shows_everything(
+    page: Page, base: str, stack: InProcessStack, account: TestAccount
+) -> None:
+    """Issue #16: notes, calls, a conversation, a photo and a document are all on the page;
+    the thumbnail loads as an image and the document downloads."""
+    contact = stack.call(_contact(stack, account.id, "Ann"))
+    seeded = stack.call(
+        seed_records(stack.sessions, account.id, [contact], storage=LocalStorage(stack.storage))
+    )
+    with page.expect_response(re.compile(r"/console/photos/\d+/content$")) as loaded:
+        page.goto(f"{base}/console/contacts/{contact}")
+        page.locator("#photos img").first.scroll_into_view_if_needed()
+    assert loaded.value.status == 200
+    assert loaded.value.headers["content-type"] == "image/png"
+    expect(page.locator("#photos img")).to_have_count(1)
+    page.wait_for_function("document.querySelector('#photos img').naturalWidth > 0")
+    for kind in ("note", "call", "conversation"):
+        expect(page.locator(f'#timeline li[data-kind="{kind}"]')).to_have_count(1)
+    expect(page.locator('[data-count="notes"]')).to_have_text("1")
+    _snap(page, "26b-viewer-contact")
+    with page.expect_download() as download:
+        page.locator("#documents a").first.click()
+    document = seeded.ids["documents"][0]
+    assert Path(download.value.path()).read_bytes() == seeded.files[f"documents/{document}"]
+
+
+async def _contact(stack: InProcessStack, account_id: int, name: str) -> int:
+    async with stack.sessions() as session, session.begin():
+        contact = Contact(account_id=account_id, first_name=name, display_name=name)
+        session.add(contact)
+        await session.flush()
+        return contact.id
+
+
 def _sign_in(page: Page, base: str, token: str) -> None:
     page.goto(f"{base}/console/login")
     page.get_by_label("API token").fill(token)
@@ -286,6 +322,7 @@ def test_every_other_page_fits_and_a_viewer_sees_no_controls(
         _snap(page, name)
         for control in ("Scan now", "Reset this account", "Save settings", "Merge"):
             expect(page.get_by_role("button", name=control, exact=True)).to_have_count(0)
+    _contact_page_shows_everything(page, base, stack, account)
     page.get_by_role("button", name="Sign out").click()
 
     _sign_in(page, base, stack.call(make_operator(stack.sessions)))

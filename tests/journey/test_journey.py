@@ -13,6 +13,7 @@ session's PostgreSQL and NATS, on this test's own stream prefix). CI uses 300 co
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -59,6 +60,12 @@ class Api:
         code, payload = self.call(method, path, body)
         assert 200 <= code < 300, (method, path, code, payload)
         return payload
+
+    def content(self, path: str) -> tuple[bytes, dict[str, str]]:
+        request = urllib.request.Request(self.base + path)
+        request.add_header("Authorization", f"Bearer {self.token}")
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.read(), {k.lower(): v for k, v in response.headers.items()}
 
     def all(self, path: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -196,6 +203,50 @@ def _import(api: Api, monica_url: str) -> dict[str, Any]:
     )
 
 
+# API list → (the import summary's count, the fake's endpoint) of the misc-data phase.
+MISC_LISTS = {
+    "pets": ("pets", "pets"),
+    "calls": ("calls", "calls"),
+    "activities": ("activities", "activities"),
+    "gifts": ("gifts", "gifts"),
+    "debts": ("debts", "debts"),
+    "tasks": ("tasks", "tasks"),
+    "reminders": ("reminders", "reminders"),
+    "conversations": ("conversations", "conversations"),
+    "life-events": ("life_events", "lifeevents"),
+    "journal-entries": ("journal_entries", "journal"),
+}
+
+
+def _check_readback(api: Api, fake: FakeMonica, done: dict[str, Any]) -> None:
+    """Issue #16: every list's count equals the import summary's and the fake world's, and
+    every stored file's bytes read back with their content hash."""
+    summary, world = done["summary"], fake.world
+    misc = summary["misc"]
+    counts = {path: len(api.all(f"/{path}")) for path in (*MISC_LISTS, "notes", "relationships")}
+    assert all(counts[path] > 0 for path in counts), counts  # every kind is present
+    for path, (key, _) in MISC_LISTS.items():
+        assert counts[path] == misc[key], (path, counts[path], misc)
+    in_world = sum(len(world.items.get(endpoint, [])) for _, endpoint in MISC_LISTS.values())
+    assert in_world == sum(misc[key] for key, _ in MISC_LISTS.values()) + sum(
+        misc["skipped"].values()
+    ) + sum(misc["missing"].values()), (in_world, misc)
+    messages = sum(len(c["messages"]) for c in api.all("/conversations"))
+    assert messages == misc["messages"]
+    assert counts["notes"] == summary["notes"]
+    assert summary["notes"] + summary.get("notes_skipped", 0) == len(world.items["notes"])
+    assert counts["relationships"] == summary["relationships"] > 0
+    sync = done["sync_summary"]
+    for path, kind_sync in (("photos", sync), ("documents", sync["documents"])):
+        files = api.all(f"/{path}")
+        assert len(files) == kind_sync["synced"] > 0, (path, kind_sync)
+        assert kind_sync["total"] == len(world.items[path])
+        for item in files:
+            data, headers = api.content(f"/{path}/{item['id']}/content")
+            assert hashlib.sha256(data).hexdigest() == item["content_hash"]
+            assert headers["etag"] == f'"{item["content_hash"]}"'
+
+
 @pytest.mark.slow
 async def test_import_dedup_merge_reset_reimport_through_the_real_services(
     fake: FakeMonica, stack: Stack
@@ -220,6 +271,8 @@ async def test_import_dedup_merge_reset_reimport_through_the_real_services(
     assert len(contacts) == db["live"]
     assert db["live"] >= expected, (db, expected)
     laps.lap("1. import with photos, documents, misc (until every phase is terminal)")
+    _check_readback(api, fake, first)
+    laps.lap("1b. every kind read back through the API (counts, bytes)")
 
     # 2. Incremental dedup after the import finds the seeded duplicates.
     candidates = api.wait(

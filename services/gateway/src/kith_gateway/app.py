@@ -29,11 +29,17 @@ from kith_gateway.routes import (
     events,
     imports,
     invitations,
+    media,
     merges,
+    notes,
+    records,
     resets,
+    timeline,
     users,
 )
 from kith_gateway.schemas.common import Problem, problem_responses
+from kith_gateway.schemas.imports import MonicaImportIn
+from kith_gateway.text_guard import TextGuard
 
 SERVICE = "gateway"
 API_VERSION = "0.1.0"
@@ -46,6 +52,10 @@ def api_router() -> APIRouter:
     for module in (
         account,
         contacts,
+        timeline,
+        records,
+        notes,
+        media,
         duplicates,
         merges,
         imports,
@@ -81,12 +91,13 @@ def create_api(runtime: Runtime) -> FastAPI:
     )
     api.state.hub = EventHub(link, runtime.layout)
     problems.install(api)
-    _document_problem(api)
+    _document_models(api)
     api.include_router(api_router())
     api.include_router(console_router)
     for route in health_routes(runtime.health):
         route.include_in_schema = False
         api.router.routes.append(route)
+    api.add_middleware(TextGuard)  # inside GatewayMiddleware: bodies are capped first
     api.add_middleware(
         GatewayMiddleware, max_upload_bytes=runtime.settings.max_upload_mb * 1024 * 1024
     )
@@ -100,18 +111,20 @@ def create_api(runtime: Runtime) -> FastAPI:
     return api
 
 
-def _document_problem(api: FastAPI) -> None:
-    """Add the Problem schema the shared error responses refer to."""
+def _document_models(api: FastAPI) -> None:
+    """Add the schemas that hand-written parts of the document refer to: `Problem` (the shared
+    error responses) and `MonicaImportIn` (the JSON body of `POST /v1/imports`, which reads
+    its body itself to also take multipart)."""
     original = api.openapi
 
     def openapi() -> dict[str, Any]:
         if api.openapi_schema is None:
             document = original()
             schemas = document.setdefault("components", {}).setdefault("schemas", {})
-            schemas["Problem"] = Problem.model_json_schema(
-                ref_template="#/components/schemas/{model}"
-            )
-            schemas.update(schemas["Problem"].pop("$defs", {}))
+            for model in (Problem, MonicaImportIn):
+                schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                schemas.update(schema.pop("$defs", {}))
+                schemas[model.__name__] = schema
             api.openapi_schema = document
         return api.openapi_schema
 

@@ -18,7 +18,8 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from kith_gateway.testing import TestAccount
+from kith_gateway.services.records import KINDS
+from kith_gateway.testing import TestAccount, seed_records
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,27 @@ ROUTES: list[R] = [
     R("POST", "/v1/admin/dlq/{seq}/replay", "operator"),
     R("POST", "/v1/admin/phones/renormalize", "operator", {}),
 ]
+# Every kind of record: the list (filtered by another account's contact → 404) and one item.
+ROUTES += (
+    [R("GET", f"/v1/{kind.path}", "viewer") for kind in KINDS]
+    + [
+        R("GET", f"/v1/{kind.path}?contact_id={{contact}}", "viewer", foreign=True)
+        for kind in KINDS
+        if kind.by_contact
+    ]
+    + [R("GET", f"/v1/{kind.path}/{{{kind.path}}}", "viewer", foreign=True) for kind in KINDS]
+    + [
+        R("GET", f"/v1/{p}/{{{p}}}/content", "viewer", foreign=True)
+        for p in ("photos", "documents")
+    ]
+    + [
+        R("GET", "/v1/contacts/{contact}/timeline", "viewer", foreign=True),
+        R("POST", "/v1/notes", "editor", "note", foreign=True),
+        R("PATCH", "/v1/notes/{notes}", "editor", {"body": "edited"}, foreign=True),
+        R("DELETE", "/v1/notes/{notes}", "editor", foreign=True),
+        R("PATCH", "/v1/tasks/{tasks}", "editor", {"status": "completed"}, foreign=True),
+    ]
+)
 _LOWER = {"editor": "viewer", "admin": "editor"}
 _B_TABLES = (
     "contacts",
@@ -94,12 +116,16 @@ _B_TABLES = (
     "account_invitations",
     "audit_logs",
     "outbox",
+    *(kind.source.model.__tablename__ for kind in KINDS),
+    "messages",
+    "activity_contacts",
 )
 
 
 def _template(path: str) -> str:
-    out = path
+    out = path.split("?")[0]
     for name in (
+        *(kind.path for kind in KINDS),
         "contact",
         "field",
         "address",
@@ -183,7 +209,9 @@ async def _seed_other(
             ),
             {"m": merge_id, "a": b.id, "s": c1["id"], "l": c2["id"]},
         )
+    records = await seed_records(sessions, b.id, [c1["id"], c2["id"]])
     return {
+        **{path: ids[0] for path, ids in records.ids.items()},
         "contact": c1["id"],
         "contact2": c2["id"],
         "field": c1["fields"][0]["id"],
@@ -204,6 +232,8 @@ def _request(route: R, ids: dict[str, Any]) -> tuple[str, str, Any]:
     body = route.body
     if body == "merge":
         body = {"survivor_id": ids["contact"], "loser_id": ids["contact2"]}
+    elif body == "note":
+        body = {"contact_id": ids["contact"], "body": "a note"}
     elif body == "token":
         body = {"name": "x", "user_id": ids["user"]}
     return route.method, path, body

@@ -201,7 +201,13 @@ async def review(
         check_role(v.user, "editor")
         body = _merge_in(request.query_params)
         report = await merges.preview(session, v.user, body)
-        return html("merge_review.html", v, title="Merge: 3. Review", body=body, report=report)
+        sides = [
+            await contacts.get_contact(session, v.user, i)
+            for i in (body.survivor_id, body.loser_id)
+        ]
+        return html(
+            "merge_review.html", v, title="Merge: 3. Review", body=body, report=report, sides=sides
+        )
 
     return await page(session, ctx.settings.encryption_key(), cookie, run)
 

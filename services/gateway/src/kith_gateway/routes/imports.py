@@ -26,6 +26,8 @@ from kith_gateway.schemas.imports import (
 )
 from kith_gateway.services import imports
 from kith_gateway.services.imports import VCARD_SUFFIXES
+from kith_gateway.text_guard import MESSAGE as TEXT_MESSAGE
+from kith_gateway.text_guard import bad_text
 
 router = APIRouter(prefix="/imports", tags=["imports"])
 
@@ -118,6 +120,10 @@ async def _start_vcard(request: Request, session: Any, caller: Any, ctx: Any) ->
         options = None
     if not isinstance(options, dict):
         raise _invalid("options", "options must be a JSON object")
+    # A multipart body is not read by TextGuard: the same check, on what this route keeps.
+    field = bad_text({"file": upload.filename, "options": options})
+    if field is not None:
+        raise _invalid(field, TEXT_MESSAGE)
     return await imports.start_vcard(
         session, ctx, caller, file_name=upload.filename, data=data, options=options
     )

@@ -32,7 +32,9 @@ class AccountPatch(Strict):
     phone_format: PhoneFormat | None = None
 
 
-class UserOut(BaseModel):
+class MeUser(BaseModel):
+    """The caller as `/v1/me` shows it."""
+
     id: int
     email: str
     display_name: str | None
@@ -40,7 +42,7 @@ class UserOut(BaseModel):
 
 
 class MeOut(BaseModel):
-    user: UserOut
+    user: MeUser
     account: AccountOut
     role: Literal["admin", "editor", "viewer"]
 

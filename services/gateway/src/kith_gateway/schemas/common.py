@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+import functools
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -25,6 +26,20 @@ class PageMeta(BaseModel):
 class Page(BaseModel, Generic[T]):
     data: list[T]
     meta: PageMeta
+
+    def __class_getitem__(cls, params: Any) -> Any:
+        """`Page[NoteOut]` is a subclass named `NoteOutPage`, so the OpenAPI document names it
+        that (pydantic would name the parametrized generic `Page_NoteOut_`)."""
+        generic = super().__class_getitem__(params)
+        if cls is not Page or not isinstance(params, type):
+            return generic
+        return _named_page(generic, f"{params.__name__}Page")
+
+
+@functools.cache
+def _named_page(generic: type[BaseModel], name: str) -> type[BaseModel]:
+    """One class per item type (two classes of one name would clash in the document)."""
+    return type(name, (generic,), {"__module__": __name__, "__doc__": generic.__doc__})
 
 
 class Accepted(BaseModel):

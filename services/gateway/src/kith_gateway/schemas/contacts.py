@@ -7,6 +7,7 @@ import datetime as dt
 from pydantic import BaseModel, Field
 
 from kith_gateway.schemas.common import Strict
+from kith_gateway.schemas.records import ContactCounts
 
 Name = Field(default=None, max_length=200)
 Text = Field(default=None, max_length=10_000)
@@ -83,6 +84,7 @@ class PhotoOut(BaseModel):
     size_bytes: int
     is_private: bool
     is_avatar: bool
+    content_url: str = Field(description="The bytes: `GET` it with the same token.")
 
 
 class ContactBase(Strict):
@@ -144,3 +146,4 @@ class ContactOut(ContactSummary):
     addresses: list[AddressOut]
     tags: list[TagOut]
     photos: list[PhotoOut]
+    counts: ContactCounts

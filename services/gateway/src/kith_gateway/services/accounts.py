@@ -16,9 +16,9 @@ from kith_gateway.schemas.account import (
     AccountOut,
     AccountPatch,
     MeOut,
+    MeUser,
     RegionOut,
     RegionsOut,
-    UserOut,
 )
 
 
@@ -46,7 +46,7 @@ async def me(session: AsyncSession, principal: Principal) -> MeOut:
     account = await load(session, principal.account_id)
     role: Any = principal.role
     return MeOut(
-        user=UserOut(
+        user=MeUser(
             id=principal.user_id,
             email=principal.email,
             display_name=principal.display_name,

@@ -77,7 +77,10 @@ def _address_values(values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
-async def _touch(session: AsyncSession, principal: Principal, contact: Contact, what: str) -> None:
+async def touch_contact(
+    session: AsyncSession, principal: Principal, contact: Contact, what: str
+) -> None:
+    """A change of something the contact holds: its `updated_at` moves, and it is audited."""
     await repo.update_contact(session, contact, {})
     await audit.add(
         session,
@@ -107,7 +110,7 @@ async def add_field(
     row, kind_row = await insert_field(
         session, account.id, contact.id, body, phones.region_for_locale(account.locale)
     )
-    await _touch(session, principal, contact, "field_added")
+    await touch_contact(session, principal, contact, "field_added")
     await session.commit()
     return field_out(row, kind_row, account.phone_format)
 
@@ -132,7 +135,7 @@ async def patch_field(
         )
     if values:
         await repo.update_field(session, row, values)
-        await _touch(session, principal, contact, "field_updated")
+        await touch_contact(session, principal, contact, "field_updated")
         await session.commit()
     return field_out(row, kind_row, account.phone_format)
 
@@ -144,7 +147,7 @@ async def delete_field(
     if await repo.field(session, principal.account_id, contact.id, field_id) is None:
         raise NotFound("no such field", code="field-not-found")
     await repo.delete_field(session, principal.account_id, field_id)
-    await _touch(session, principal, contact, "field_deleted")
+    await touch_contact(session, principal, contact, "field_deleted")
     await session.commit()
 
 
@@ -161,7 +164,7 @@ async def add_address(
     row = await repo.insert_address(
         session, {"account_id": principal.account_id, "contact_id": contact.id, **values}
     )
-    await _touch(session, principal, contact, "address_added")
+    await touch_contact(session, principal, contact, "address_added")
     await session.commit()
     return _address_out(row)
 
@@ -179,7 +182,7 @@ async def patch_address(
         postal = values.get("postal_code", row.postal_code)
         values["match_key"] = prepare_address(line1, postal)
         await repo.update_address(session, row, values)
-        await _touch(session, principal, contact, "address_updated")
+        await touch_contact(session, principal, contact, "address_updated")
         await session.commit()
     return _address_out(row)
 
@@ -191,5 +194,5 @@ async def delete_address(
     if await repo.address(session, principal.account_id, contact.id, address_id) is None:
         raise NotFound("no such address", code="address-not-found")
     await repo.delete_address(session, principal.account_id, address_id)
-    await _touch(session, principal, contact, "address_deleted")
+    await touch_contact(session, principal, contact, "address_deleted")
     await session.commit()

@@ -41,6 +41,7 @@ from kith_gateway.services.contact_rows import (
     summary,
 )
 from kith_gateway.services.guards import writable
+from kith_gateway.services.timeline import counts as record_counts
 
 _NAME_PARTS = ("first_name", "middle_name", "last_name")
 _CURSOR = "contacts"
@@ -93,7 +94,7 @@ async def detail(session: AsyncSession, account: Account, contact: Contact) -> C
     extra = {
         name: getattr(contact, name)
         for name in ContactOut.model_fields
-        if name not in base and name not in {"fields", "addresses", "tags", "photos"}
+        if name not in base and name not in {"fields", "addresses", "tags", "photos", "counts"}
     }
     return ContactOut(
         **base,
@@ -109,9 +110,11 @@ async def detail(session: AsyncSession, account: Account, contact: Contact) -> C
                 size_bytes=p.size_bytes,
                 is_private=p.is_private,
                 is_avatar=p.id == contact.avatar_photo_id,
+                content_url=f"/v1/photos/{p.id}/content",
             )
             for p in photos
         ],
+        counts=await record_counts(session, account.id, contact.id),
     )
 
 

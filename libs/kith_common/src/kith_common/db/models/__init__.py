@@ -4,6 +4,7 @@ Importing this package registers every table on `Base.metadata` (Alembic and the
 table-info test rely on that). Closed-set constants (statuses, kinds) stay in their modules.
 """
 
+from kith_common.db.models import readback as _readback  # noqa: F401  # registers its indexes
 from kith_common.db.models.activities import Activity, ActivityContact
 from kith_common.db.models.audit import AuditLog
 from kith_common.db.models.bus import Inbox, Outbox, RateLimit

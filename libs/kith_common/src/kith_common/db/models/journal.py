@@ -31,11 +31,7 @@ class JournalEntry(Standard, Base):
     is_private: Mapped[bool] = mapped_column(server_default=true())
 
 
-Index(
-    "ix_journal_entries_account_id_occurred_at",
-    JournalEntry.account_id,
-    JournalEntry.occurred_at.desc(),
-)
+# (account_id, occurred_at DESC, id DESC) is in `readback` (migration 0004).
 Index(
     "ix_journal_entries_account_id_author_id",
     JournalEntry.account_id,

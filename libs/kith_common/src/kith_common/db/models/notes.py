@@ -27,12 +27,7 @@ class Note(Standard, Base):
     author_id: Mapped[int | None] = mapped_column(BigInteger)
 
 
-Index(
-    "ix_notes_account_id_contact_id_created_at",
-    Note.account_id,
-    Note.contact_id,
-    Note.created_at.desc(),
-)
+# (account_id, contact_id, created_at DESC, id DESC) is in `readback` (migration 0004).
 Index(
     "ix_notes_account_id_author_id",
     Note.account_id,
