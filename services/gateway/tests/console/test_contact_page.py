@@ -10,12 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from kith_common.settings import Settings
 from kith_common.storage import open_storage
-from kith_gateway.testing import TestAccount, seed_records
+from kith_gateway.testing import TestAccount, console_sign_in, seed_records
 
 
 async def _sign_in(client: httpx.AsyncClient, token: str) -> None:
     client.cookies.clear()
-    signed = await client.post("/console/login", data={"token": token})
+    signed = await console_sign_in(client, token)
     client.cookies.set("kith_console", signed.cookies["kith_console"], path="/console")
 
 

@@ -27,7 +27,9 @@ class AddressLine(BaseModel):
     city: str | None
 
 
-class ContactCounts(BaseModel):
+class SideCounts(BaseModel):
+    """What moves with one side of a pair: its notes, calls and photos."""
+
     notes: int
     calls: int
     photos: int
@@ -55,7 +57,7 @@ class PairContact(BaseModel):
     emails: list[str] = Field(default_factory=list)
     phones: list[PhoneOut] = Field(default_factory=list)
     address: AddressLine | None = Field(default=None, description="The first address.")
-    counts: ContactCounts | None = None
+    counts: SideCounts | None = None
     origin: ContactOrigin | None = None
 
 
