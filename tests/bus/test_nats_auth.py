@@ -26,7 +26,7 @@ from kith_common.devstack import EmbeddedNats, NatsAccounts, write_nats_accounts
 from kith_common.events import subjects
 from kith_common.events.examples import example_envelope
 from kith_common.events.parties import SERVICES, consumed_by
-from kith_common.events.registry import spec_for
+from kith_common.events.registry import SUBJECTS, spec_for
 from kith_common.service import Runtime
 from kith_common.settings import Settings
 from kith_common.testing import eventually
@@ -140,8 +140,24 @@ def test_every_durable_a_service_binds_is_declared_as_its_consumer() -> None:
     """The registry (AsyncAPI, permissions) and the ConsumerSpecs name the same readers."""
     for service, specs in service_durables().items():
         for spec in specs:
-            declared = consumed_by(spec_for(subjects.prefixed(spec.subject)))
-            assert service in declared, f"{spec.durable}: {spec.subject} lacks `{service}`"
+            # A durable on a filter (`kith.evt.contact.>`) reads every subject under it.
+            read = [name for name in SUBJECTS if _matches(spec.subject, name)]
+            assert read, f"{spec.durable}: {spec.subject} matches no subject"
+            for name in read:
+                assert service in consumed_by(spec_for(name)), (
+                    f"{spec.durable}: {name} lacks `{service}`"
+                )
+
+
+def _matches(pattern: str, subject: str) -> bool:
+    """NATS subject matching: `*` one token, `>` the rest."""
+    want, have = pattern.split("."), subject.split(".")
+    for index, token in enumerate(want):
+        if token == ">":
+            return len(have) > index
+        if index >= len(have) or token not in ("*", have[index]):
+            return False
+    return len(want) == len(have)
 
 
 def _settings(secured: Secured, service: str, prefix: str, database_url: str) -> Settings:
