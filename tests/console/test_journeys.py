@@ -168,6 +168,7 @@ def test_sign_in_import_merge_and_reset(
         page.reload()
     expect(cards.first).to_be_visible()
     expect(cards.first.locator(".mark").first).to_be_visible()  # agree/disagree marks
+    expect(page.get_by_role("img", name="Pending pairs by confidence")).to_be_visible()
     # "Scan now" shows the scan running; the list refreshes itself on dedup.scan.completed.
     page.evaluate("window.__notReloaded = true")
     _press(page, page.get_by_role("button", name="Scan now"))
