@@ -48,6 +48,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
       --python /usr/local/bin/python3 \
  && rm -rf /opt/kith/lib/python3.11/site-packages/kith_common/testing \
       /opt/kith/lib/python3.11/site-packages/kith_gateway/testing_server.py \
+      /opt/kith/lib/python3.11/site-packages/kith_gateway/testing.py \
  && sed -i '/^\[pytest11\]/,/^$/d' \
       /opt/kith/lib/python3.11/site-packages/kith_common-*.dist-info/entry_points.txt
 

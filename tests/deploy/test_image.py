@@ -43,6 +43,7 @@ def test_image_has_no_test_kit_and_every_runtime_module_imports(
 ) -> None:
     assert not (built.site_packages / "kith_common" / "testing").exists()
     assert not (built.site_packages / "kith_gateway" / "testing_server.py").exists()
+    assert not (built.site_packages / "kith_gateway" / "testing.py").exists()
     # No dangling registration of the removed plugin (anyio registers its own, harmlessly).
     assert [p for p in built.pytest_plugins if p.startswith("kith_common")] == []
     assert (built.site_packages / "kith_common" / "cli" / "main.py").exists()  # not editable

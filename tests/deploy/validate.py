@@ -1841,7 +1841,11 @@ def package_dirs(root: Path) -> list[str]:
 # (no dev group, hence no kith-common[dev]), real (non-editable) installs of the packages.
 IMAGE_SYNC_FLAGS = ("--frozen", "--no-dev", "--all-packages", "--no-editable")
 # What the image deletes after installing: the test kit inside the packages.
-IMAGE_TEST_KIT = ("kith_common/testing", "kith_gateway/testing_server.py")
+IMAGE_TEST_KIT = (
+    "kith_common/testing",
+    "kith_gateway/testing_server.py",
+    "kith_gateway/testing.py",
+)
 
 
 def _builder_errors(root: Path, builder: list[Any]) -> list[str]:
