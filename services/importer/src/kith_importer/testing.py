@@ -30,7 +30,9 @@ from kith_common.db.models import (
     Relationship,
     Tag,
 )
+from kith_common.db.session import PUBLISHES_INFO_KEY
 from kith_common.events import subjects
+from kith_common.events.parties import publishes
 from kith_common.events.payloads.imports import CheckConnection
 from kith_common.events.registry import build_envelope, parse_reply
 from kith_common.service import Runtime
@@ -49,8 +51,18 @@ async def create(
     options: dict[str, Any] | None = None,
     encryption_key: bytes = KEY,
 ) -> int:
-    """Create an import the way the gateway does (row + start command, one transaction)."""
-    async with sessions() as session, session.begin():
+    """Create an import the way the gateway does (row + start command, one transaction).
+
+    `sessions` may be an importer runtime's, which may not publish the start command: the row
+    is written through sessions of the same engine and stream prefix that publish as the
+    gateway, the command's producer.
+    """
+    as_gateway = async_sessionmaker(
+        sessions.kw["bind"],
+        expire_on_commit=False,
+        info={**sessions.kw.get("info", {}), PUBLISHES_INFO_KEY: publishes("gateway")},
+    )
+    async with as_gateway() as session, session.begin():
         row = await imports.create_import(
             session,
             account_id=account[0],
