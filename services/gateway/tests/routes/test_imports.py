@@ -221,6 +221,33 @@ async def test_progress_shows_requests_and_eta_and_never_passes_its_total(
     assert (shown["current"], shown["total"], shown["eta_seconds"]) == (910, 910, None)
 
 
+async def test_a_finished_import_shows_no_phase_and_no_eta(
+    client: httpx.AsyncClient, acct: TestAccount, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The crawl's last step (cross references, 0 of 910) is not what a finished import is."""
+    h = acct.headers("editor")
+    body = {"api_url": "https://monica.example", "api_key": KEY}
+    import_id = (await client.post("/v1/imports", json=body, headers=h)).json()["id"]
+    progress = {"phase": "cross_references", "current": 0, "total": 910, "requests_done": 31}
+    progress |= {"requests_estimated": 40, "eta_seconds": 9.8}
+    for status, expected in (
+        ("completed", (None, 910, 910, 31, 31, None)),
+        ("failed", (None, 0, 910, 31, 40, None)),
+    ):
+        async with sessions() as session, session.begin():
+            await session.execute(
+                update(Import)
+                .where(Import.id == import_id)
+                .values(
+                    status=status,
+                    checkpoint={"phase": "cross_references", "total": 910},
+                    summary={"contacts": 941, "progress": progress},
+                )
+            )
+        shown = (await client.get(f"/v1/imports/{import_id}", headers=h)).json()["progress"]
+        assert tuple(shown.values()) == expected, status
+
+
 async def test_connection_checks_are_limited_per_account_with_a_retry_after(
     client: httpx.AsyncClient,
     acct: TestAccount,

@@ -35,7 +35,9 @@ class MediaRetryIn(Strict):
 
 
 class ImportProgressOut(BaseModel):
-    phase: str | None
+    phase: str | None = Field(
+        description="The crawl's current phase; null before it starts and once it has ended."
+    )
     current: int | None = Field(description="Items done in the phase; never above `total`.")
     total: int | None
     requests_done: int | None = Field(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from typing import Any
+from typing import Any, Final
 
 import structlog
 from nats.errors import NoRespondersError
@@ -83,6 +83,9 @@ def import_out(row: Import) -> ImportOut:
     )
 
 
+_FINISHED: Final = frozenset({"completed", "failed", "cancelled"})
+
+
 def _progress(row: Import, checkpoint: dict[str, Any]) -> ImportProgressOut:
     """The crawl's last `import.progress` numbers, which it keeps in `summary.progress`; an
     import from before it did falls back to its checkpoint and `summary.contacts`."""
@@ -96,12 +99,27 @@ def _progress(row: Import, checkpoint: dict[str, Any]) -> ImportProgressOut:
     if current is not None and total is not None:
         current = min(current, total)
     eta = last.get("eta_seconds") if isinstance(last, dict) else None
+    requests_done = _int(last.get("requests_done")) if isinstance(last, dict) else None
+    estimated = _int(last.get("requests_estimated")) if isinstance(last, dict) else None
+    if row.status in _FINISHED:
+        # The crawl's last step named a phase and an estimate; once it has ended neither is
+        # true any more, and a completed crawl went through all of its contacts.
+        if row.status == "completed" and total is not None:
+            current = total
+        return ImportProgressOut(
+            phase=None,
+            current=current,
+            total=total,
+            requests_done=requests_done,
+            requests_estimated=requests_done if row.status == "completed" else estimated,
+            eta_seconds=None,
+        )
     return ImportProgressOut(
         phase=_str(checkpoint.get("phase")),
         current=current,
         total=total,
-        requests_done=_int(last.get("requests_done")) if isinstance(last, dict) else None,
-        requests_estimated=_int(last.get("requests_estimated")) if isinstance(last, dict) else None,
+        requests_done=requests_done,
+        requests_estimated=estimated,
         eta_seconds=float(eta) if isinstance(eta, int | float) and eta >= 0 else None,
     )
 
