@@ -79,3 +79,23 @@ def test_a_shared_email_under_another_name_outweighs_a_bare_shared_name() -> Non
     judged, rates = judge_pairs([((1, 2), False), ((3, 4), True)], profiles, _stats(profiles))
     assert judged[(1, 2)].confidence > judged[(3, 4)].confidence
     assert rates["email:agree"] < rates["name:exact"]
+
+
+def test_a_typo_is_diluted_by_names_a_typo_away_not_by_names_that_merely_look_alike() -> None:
+    """A typo'd pair's u counts the names close to it; a crowd of only similar names (other
+    people sharing a first name) says nothing about how often strangers are one typo apart."""
+    typo = {1: Profile("jonathan whitfield"), 2: Profile("jonathan whitfeld")}
+    similar = {10 + i: Profile(f"jonathan whitfield-{chr(97 + i)}{chr(98 + i)}") for i in range(30)}
+    close = {100 + i: Profile(f"jonathan whitfield{chr(97 + i % 26)}") for i in range(30)}
+
+    def confidence(crowd: dict[int, Profile]) -> float:
+        profiles = {**typo, **crowd}
+        pairs = [((1, 2), True), *(((1, k), True) for k in crowd)]
+        for k in crowd:
+            assert name_level(typo[1].name, crowd[k].name) in ("close", "similar")
+        judged, _ = judge_pairs(pairs, profiles, _stats(profiles))
+        return judged[(1, 2)].confidence
+
+    alone = confidence({})
+    assert confidence(similar) == alone
+    assert confidence(close) < alone

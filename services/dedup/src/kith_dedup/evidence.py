@@ -14,9 +14,9 @@ A level's weight is the log-likelihood ratio log2(m / u):
   counts as much as the value is rare: u = (holders − 1) / (contacts − 1), so a shared
   "Maria Garcia" held by 40 contacts is weak evidence and a shared "Zoë Johansson" strong
   (term-frequency adjustment, as Splink does it). The name's close and similar levels are
-  adjusted the same way by the crowd around the name: u = (name candidates of the more
-  crowded side) / (contacts − 1), so "Maria Garcia" with 30 look-alikes weighs less than a
-  name whose only look-alike is this one.
+  adjusted the same way by the crowd around the name at that level: u = (name candidates at
+  the pair's level of the more crowded side) / (contacts − 1), so "Maria Garcia" with 30
+  typo-close look-alikes weighs less than a name whose only close look-alike is this one.
 - missing weighs 0; disagreement counts against the pair (m small, u ≈ 1).
 
 A phone shared by two contacts at one address (a family's landline) says little beyond the
@@ -40,7 +40,6 @@ import math
 from collections import Counter
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from itertools import chain
 from typing import Final, Literal
 
 from rapidfuzz.distance import OSA
@@ -245,7 +244,8 @@ def compare(
     """The pair's level and u on each of `FIELDS`, in that order.
 
     `name`: the pair's name level (`name_level`), None when the names are not similar;
-    `crowd`: name candidates of the side that has more of them (at least this pair).
+    `crowd`: name candidates at that level of the side that has more of them (at least this
+    pair).
     """
     n = stats.contacts
     if not a.name or not b.name:
@@ -329,24 +329,36 @@ def judge_pairs(
 ) -> tuple[dict[Pair, Judgement], dict[str, float]]:
     """Judge every (pair, is-a-name-candidate) whose two profiles are known, but `skip`.
 
-    A contact's crowd is its name candidates among `pairs` (skipped ones included): all of
-    them in a full run; in an incremental run, exact for the focus contacts and a lower
-    bound for their partners. `count_rates` (a first full run: `pairs` are all the account's
+    A contact's crowd at a name level is its name candidates at that level among `pairs`
+    (skipped ones included): a typo's u counts the names one typo away, not every name that
+    merely looks similar (at 100,000 contacts a name has far more similar names than close
+    ones, so the wider count made typo'd duplicates look as common as strangers). All of them
+    in a full run; in an incremental run, exact for the focus contacts and a lower bound for
+    their partners. `count_rates` (a first full run: `pairs` are all the account's
     candidates): the agreement rates are counted on them instead of taken from `stats`.
     Returns the judgements and the rates used.
     """
-    pairs = list(pairs)
-    crowd = Counter(chain.from_iterable(pair for pair, name in pairs if name))
-    compared: dict[Pair, tuple[Compared, ...]] = {}
+    levels: dict[Pair, str | None] = {}
+    crowd: Counter[tuple[int, str]] = Counter()
     for pair, name_candidate in pairs:
-        if pair in skip:
-            continue
         a, b = profiles.get(pair[0]), profiles.get(pair[1])
         if a is None or b is None:
             continue
         same = a.name == b.name and bool(a.name)
-        level = name_level(a.name, b.name) if name_candidate or same else None
-        compared[pair] = compare(a, b, stats, level, max(crowd[pair[0]], crowd[pair[1]], 1))
+        level = levels[pair] = name_level(a.name, b.name) if name_candidate or same else None
+        if level is not None:
+            crowd[pair[0], level] += 1
+            crowd[pair[1], level] += 1
+    compared: dict[Pair, tuple[Compared, ...]] = {}
+    for pair, level_found in levels.items():
+        if pair in skip:
+            continue
+        look_alikes = (
+            max(crowd[pair[0], level_found], crowd[pair[1], level_found], 1) if level_found else 1
+        )
+        compared[pair] = compare(
+            profiles[pair[0]], profiles[pair[1]], stats, level_found, look_alikes
+        )
     if count_rates:
         stats = replace(stats, rates=agreement_rates(compared.values(), stats.contacts))
     model, floors = Model.default(stats.contacts), _floors(stats)
