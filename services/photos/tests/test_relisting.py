@@ -93,9 +93,15 @@ async def _seed(sessions: Sessions, server: FakeMonicaServer, contact: int) -> S
     )
 
 
-async def _run(sessions: Sessions, storage: LocalStorage, seeded: SeededImport) -> str:
+async def _run(
+    sessions: Sessions, storage: LocalStorage, seeded: SeededImport, **limits: Any
+) -> str:
     env = direct_env(
-        sessions, storage, test_limits(), account_id=seeded.account_id, generation=seeded.generation
+        sessions,
+        storage,
+        test_limits(**limits),
+        account_id=seeded.account_id,
+        generation=seeded.generation,
     )
     return await run_media_phase(
         env, import_id=seeded.import_id, generation=seeded.generation, last_attempt=False
@@ -254,3 +260,40 @@ async def test_a_run_stopped_after_a_window_resumes_without_repeating_it(
     assert (summary["synced"], summary["missing"]) == (250, 0)
     assert summary["recovered"] == photos_unlisted
     assert not [e for e in summary["entries"] if e["reason"] == "already_synced"]
+
+
+async def test_a_photo_window_too_large_is_read_again_at_the_ladders_smaller_limits(
+    tied: FakeMonica,
+    tied_monica: FakeMonicaServer,
+    world: World,
+    session_factory: Sessions,
+    storage: LocalStorage,
+) -> None:
+    contact = _media_world(world, PHOTO_BURSTS, [])
+    spans = _spans(PHOTO_BURSTS)
+    first, second = single_window(*spans[18]), single_window(*spans[35])
+    assert isinstance(first, Window)
+    assert isinstance(second, Window)
+    tied.add_fault(Fault("/api/photos", kind="huge", size=3_000_000, page=first.page, times=1))
+    seeded = await _seed(session_factory, tied_monica, contact)
+
+    assert (
+        await _run(session_factory, storage, seeded, photo_page_max_bytes=2_000_000) == "completed"
+    )
+
+    # The first window's positions (88..109) at limit 5, the next limit of the ladder below 22;
+    # then the second window as planned.
+    ladder = [f"limit=5&page={page}" for page in range(first.first // 5 + 1, first.last // 5 + 2)]
+    assert _windows(tied, "/api/photos") == [
+        f"limit={first.limit}&page={first.page}",
+        *ladder,
+        f"limit={second.limit}&page={second.page}",
+    ]
+    summary = (await import_row(session_factory, seeded.import_id)).sync_summary
+    stored = await _stored(session_factory, seeded.account_id)
+    # Whatever the smaller queries brought is stored; the rest is counted, nothing is lost
+    # silently and nothing is reported as failed.
+    assert summary["synced"] == stored["photos"]
+    assert summary["synced"] + summary["missing"] == 250
+    assert summary["failed"] == 0
+    assert summary["requests_by_purpose"] == {"listing": 3, "relisting": 2 + len(ladder)}
