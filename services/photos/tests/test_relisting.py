@@ -9,6 +9,7 @@ twice, others never), and only the re-listing brings the others back.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -297,3 +298,56 @@ async def test_a_photo_window_too_large_is_read_again_at_the_ladders_smaller_lim
     assert summary["synced"] + summary["missing"] == 250
     assert summary["failed"] == 0
     assert summary["requests_by_purpose"] == {"listing": 3, "relisting": 2 + len(ladder)}
+
+
+class _DiesAt(LocalStorage):
+    """Storage whose `put` number `at` fails: the process dies after downloading that file,
+    before its page or window commits."""
+
+    def __init__(self, root: Path, at: int) -> None:
+        super().__init__(root)
+        self.at, self.puts = at, 0
+
+    async def put(self, key: str, data: bytes) -> None:
+        self.puts += 1
+        if self.puts == self.at:
+            raise _Died
+        await super().put(key, data)
+
+
+class _Died(Exception):
+    pass
+
+
+async def test_a_documents_run_stopped_before_its_window_plans_it_again_from_the_trace(
+    tied: FakeMonica,
+    tied_monica: FakeMonicaServer,
+    world: World,
+    session_factory: Sessions,
+    storage: LocalStorage,
+) -> None:
+    contact = _media_world(world, [], DOCUMENT_BURSTS)
+    documents_unlisted, _ = _torn(tied, "documents")
+    window = single_window(*_spans(DOCUMENT_BURSTS)[15])
+    assert isinstance(window, Window)
+    seeded = await _seed(session_factory, tied_monica, contact)
+    listed = 120 - documents_unlisted
+
+    # The first file of the window (after every listed one) is where the process dies.
+    with pytest.raises(_Died):
+        await _run(session_factory, _DiesAt(storage.root, at=listed + 1), seeded)
+    midway = await _stored(session_factory, seeded.account_id)
+    assert midway["documents"] == listed  # the listed pages committed, the window did not
+
+    assert await _run(session_factory, storage, seeded) == "completed"
+
+    queries = [e.query for e in tied.log if e.endpoint == "/api/documents"]
+    assert queries.count("limit=100&page=1") == 1  # the rerun lists nothing again
+    assert queries.count("limit=100&page=2") == 1
+    assert queries.count(f"limit={window.limit}&page={window.page}") == 2  # planned again
+    stored = await _stored(session_factory, seeded.account_id)
+    assert (stored["documents"], stored["document_records"]) == (120, 120)
+    assert len(_files(storage, seeded.account_id, "documents")) == 120
+    documents = (await import_row(session_factory, seeded.import_id)).sync_summary["documents"]
+    assert (documents["synced"], documents["missing"]) == (120, 0)
+    assert documents["recovered"] == documents_unlisted
