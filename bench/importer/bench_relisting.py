@@ -44,11 +44,11 @@ from bench_misc import MISC_ENDPOINTS, _misc_done  # type: ignore[import-not-fou
 
 from kith_common.accounts import create_account
 from kith_common.db.migrate import migrate
+from kith_common.monica.relisting import Listed, tie_groups
 from kith_common.testing.bus import drop_streams
 from kith_common.testing.fake_monica import FakeMonica, FakeMonicaServer, World, generate
 from kith_importer.app import build_app
 from kith_importer.config import ImporterConfig
-from kith_importer.relisting import Listed, tie_groups
 from kith_importer.testing import KEY, create
 
 LISTS = ("notes", *MISC_ENDPOINTS)

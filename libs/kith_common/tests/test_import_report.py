@@ -96,6 +96,25 @@ def test_a_finished_import_reads_as_sentences_with_its_time_and_waits() -> None:
     assert told.current is None  # a finished import shows no progress bar
 
 
+def test_media_recovered_by_re_listing_and_still_missing_are_said_plainly() -> None:
+    sync = {
+        "total": 130,
+        "synced": 129,
+        "recovered": 3,
+        "missing": 1,
+        "documents": {"total": 120, "synced": 120, "recovered": 1},
+    }
+    told = report(_monica_import(sync_summary=sync))
+
+    assert (
+        "129 photos and 120 documents stored, 3 photos and 1 document recovered that "
+        "Monica's listing skipped"
+    ) in told.lines
+    assert "1 photo Monica counted was never returned by it." in told.lines
+    plain = report(_monica_import())
+    assert not any("recovered" in line or "photo Monica" in line for line in plain.lines)
+
+
 def test_a_running_import_never_shows_more_done_than_expected_and_says_what_is_left() -> None:
     told = report(
         _monica_import(

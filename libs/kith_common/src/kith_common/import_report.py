@@ -186,10 +186,23 @@ def _media_sentence(sync: Mapping[str, Any]) -> str | None:
     files = _int(documents, "synced") + _int(documents, "duplicate")
     if not (_int(sync, "total") or _int(documents, "total")):
         return None
-    return f"{_plural(photos, 'photo')} and {_plural(files, 'document')} stored"
+    stored = f"{_plural(photos, 'photo')} and {_plural(files, 'document')} stored"
+    recovered = _media_count(sync, "recovered")
+    if recovered:
+        stored += f", {recovered} recovered that Monica's listing skipped"
+    return stored
 
 
-def _missing_sentences(summary: Mapping[str, Any], misc: Mapping[str, Any]) -> list[str]:
+def _media_count(sync: Mapping[str, Any], key: str) -> str | None:
+    """'3 photos and 1 document' (only the kinds with some) of the sync summary's `key`."""
+    photos, files = _int(sync, key), _int(_mapping(sync, "documents"), key)
+    kinds = [_plural(n, kind) for n, kind in ((photos, "photo"), (files, "document")) if n]
+    return " and ".join(kinds) or None
+
+
+def _missing_sentences(
+    summary: Mapping[str, Any], misc: Mapping[str, Any], sync: Mapping[str, Any]
+) -> list[str]:
     lines = []
     gap = _int(_mapping(summary, "coverage_backfill"), "unresolved_gap")
     if gap:
@@ -200,6 +213,11 @@ def _missing_sentences(summary: Mapping[str, Any], misc: Mapping[str, Any]) -> l
     missing = sum(int(n) for n in _mapping(misc, "missing").values() if isinstance(n, int))
     if missing:
         lines.append(f"{_plural(missing, 'item')} Monica counted were never returned by it.")
+    media_missing = _media_count(sync, "missing")
+    if media_missing:
+        one = _int(sync, "missing") + _int(_mapping(sync, "documents"), "missing") == 1
+        verb = "was" if one else "were"
+        lines.append(f"{media_missing} Monica counted {verb} never returned by it.")
     skipped = _int(summary, "skipped")
     if skipped:
         lines.append(
@@ -371,7 +389,7 @@ def report(item: Mapping[str, Any]) -> Report:
     source = str(item.get("source") or "monica_api")
     lines = [
         line for line in (_misc_sentence(misc), _media_sentence(sync)) if line is not None
-    ] + _missing_sentences(summary, misc)
+    ] + _missing_sentences(summary, misc, sync)
     errors = [str(e) for e in (summary.get("errors") or []) if isinstance(e, str)]
     errors += [str(e) for e in (misc.get("errors") or []) if isinstance(e, str)]
     progress = _mapping(item, "progress")

@@ -3,7 +3,10 @@ the SSRF guard (token only for Monica's origin), recorded by id and deduplicated
 
 A page's requests are counted before its transaction: `documents.requests` holds every request
 to Monica (listing pages and downloads from Monica's origin, retries included; what Monica's
-rate limit sees) and `documents.downloads` every download request by origin, Monica's too.
+rate limit sees), split in `documents.requests_by_purpose` (listing, relisting, download), and
+`documents.downloads` every download request by origin, Monica's too. After the last page, the
+torn tie groups of the list are re-listed (`kith_photos.relisting`), each window's documents
+going through the same page path.
 """
 
 from __future__ import annotations
@@ -12,14 +15,15 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Any
+from typing import Any, Final
 
 from kith_common.monica.client import MonicaClient
 from kith_common.monica.errors import (
     MonicaError,
     MonicaUnavailable,
 )
-from kith_photos import queries
+from kith_common.monica.relisting import Window
+from kith_photos import queries, relisting
 from kith_photos.downloads import Downloaded, Downloader
 from kith_photos.media import document_extension
 from kith_photos.phase import (
@@ -38,7 +42,9 @@ from kith_photos.photo_pages import LIMIT_LADDER
 from kith_photos.summary import Entry
 from kith_photos.summary import Outcome as Outcome_
 
-__all__ = ["sync_documents"]
+__all__ = ["DOWNLOAD", "sync_documents"]
+
+DOWNLOAD: Final = "download"  # the request purpose of a file from Monica's origin
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,42 +63,85 @@ def _spent(client: MonicaClient, downloader: Downloader) -> _Spent:
     )
 
 
-def _charge(run: Run, client: MonicaClient, downloader: Downloader, before: _Spent) -> None:
+def _charge(
+    run: Run,
+    client: MonicaClient,
+    downloader: Downloader,
+    before: _Spent,
+    *,
+    purpose: str,
+    listed: int,
+) -> None:
+    """Charge the page its requests: `listed` of them listed the documents (for `purpose`:
+    listing or re-listing), the rest downloaded files from Monica's origin."""
     counts = run.summary.documents
-    counts.requests += client.stats.requests - before.requests
+    spent = client.stats.requests - before.requests
+    counts.charge(purpose, listed)
+    counts.charge(DOWNLOAD, spent - listed)
     for origin, requests in (downloader.requests_by_host - before.downloads).items():
         counts.downloads[origin] = counts.downloads.get(origin, 0) + requests
     waited = client.stats.rate_limit_wait_seconds - before.waited
     run.summary.rate_limit_wait_seconds += waited
 
 
+async def _list(
+    run: Run, client: MonicaClient, window: Window, where: str
+) -> list[tuple[int, dict[str, Any]]] | None:
+    """One page of `/api/documents` as (position, item); None when Monica refused it (recorded,
+    skipped; 401, a web page or a refused host end the phase)."""
+    try:
+        result = await client.page("/documents", page=window.page, limit=window.limit)
+    except MonicaUnavailable:
+        raise
+    except MonicaError as err:
+        listing_error("documents", err)
+        run.errors.append(f"{where}: {err.message}" if where else err.message)
+        return None
+    run.summary.documents.total = result.total
+    if window.limit == LIMIT_LADDER[0]:
+        run.checkpoint["last_page"] = result.last_page
+    return [(window.first + i, d) for i, d in enumerate(result.data) if isinstance(d, dict)]
+
+
 async def sync_documents(
     env: MediaEnv, run: Run, client: MonicaClient, downloader: Downloader
 ) -> None:
+    """The list at limit 100 page by page, then its torn tie groups re-listed (`relisting`),
+    each page or window one commit with its downloads."""
     counts = run.summary.documents
-    while True:
+    while "relist" not in run.checkpoint:
         page = int(run.checkpoint.get("page", 1))
         last_page = run.checkpoint.get("last_page")
         if last_page is not None and page > int(last_page):
             break
         before = _spent(client, downloader)
-        items: list[tuple[int, dict[str, Any]]] = []
-        try:
-            result = await client.page("/documents", page=page, limit=LIMIT_LADDER[0])
-        except MonicaUnavailable:
-            raise
-        except MonicaError as err:
-            listing_error("documents", err)
-            run.errors.append(err.message)
+        items = await _list(run, client, Window(limit=LIMIT_LADDER[0], page=page), "")
+        listed = client.stats.requests - before.requests
+        if items is None:
             run.checkpoint["last_page"] = max(page, int(last_page or 1))
-        else:
-            counts.total = result.total
-            run.checkpoint["last_page"] = result.last_page
-            offset = (page - 1) * LIMIT_LADDER[0]
-            items = [(offset + i, d) for i, d in enumerate(result.data) if isinstance(d, dict)]
-        await document_page(
-            env, run, items, downloader, charge=partial(_charge, run, client, downloader, before)
+        total = counts.total if items is not None else None
+        relisting.trace(run.checkpoint, page, items, total)
+        charge = partial(
+            _charge, run, client, downloader, before, purpose=relisting.LISTING, listed=listed
         )
+        await document_page(env, run, items or [], downloader, charge=charge)
+    relisting.begin(run.checkpoint, counts.total)
+    while (pending := relisting.next_window(run.checkpoint, counts.total)) is not None:
+        before = _spent(client, downloader)
+        where = f"GET /api/documents page {pending.window.page} at limit {pending.window.limit}"
+        items = await _list(run, client, pending.window, where) or []
+        listed = client.stats.requests - before.requests
+        counts.recovered += relisting.take(run.checkpoint, items, _seen_key)
+        charge = partial(
+            _charge, run, client, downloader, before, purpose=relisting.RELISTING, listed=listed
+        )
+        await document_page(env, run, items, downloader, charge=charge)
+    relisting.finish(run.checkpoint)
+
+
+def _seen_key(item: dict[str, Any], position: int) -> str:
+    """How `document_page` knows a document it has seen: by its source id."""
+    return source_id_of("document", item, position)
 
 
 async def document_page(

@@ -49,7 +49,12 @@ class Entry:
 
 @dataclass(slots=True)
 class Counts:
-    """Counts of one media kind."""
+    """Counts of one media kind.
+
+    `recovered` are items first seen by re-listing a torn tie group (API §11.1);
+    `requests_by_purpose` splits `requests` into `listing` and `relisting` (documents also
+    `download`, files from Monica's origin), as the importer's `requests_by_phase` does.
+    """
 
     total: int = 0
     synced: int = 0
@@ -58,9 +63,17 @@ class Counts:
     not_found: int = 0
     missing: int = 0
     requests: int = 0
+    recovered: int = 0
+    requests_by_purpose: dict[str, int] = field(default_factory=dict)
 
     def add(self, outcome: Outcome) -> None:
         setattr(self, outcome, getattr(self, outcome) + 1)
+
+    def charge(self, purpose: str, requests: int) -> None:
+        """Count `requests` made for `purpose` (nothing when there were none)."""
+        if requests:
+            self.requests += requests
+            self.requests_by_purpose[purpose] = self.requests_by_purpose.get(purpose, 0) + requests
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -71,12 +84,22 @@ class Counts:
             "not_found": self.not_found,
             "missing": self.missing,
             "requests": self.requests,
+            "recovered": self.recovered,
+            "requests_by_purpose": dict(sorted(self.requests_by_purpose.items())),
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> Counts:
         data = data or {}
-        return cls(**{f.name: int(data.get(f.name, 0) or 0) for f in fields(cls)})
+        numbers = {f.name: int(data.get(f.name, 0) or 0) for f in fields(cls) if f.type == "int"}
+        return cls(**numbers, requests_by_purpose=_by_purpose(data))
+
+
+def _by_purpose(data: dict[str, Any]) -> dict[str, int]:
+    purposes = data.get("requests_by_purpose")
+    if not isinstance(purposes, dict):
+        return {}  # a summary written before requests were split by purpose
+    return {str(k): int(v) for k, v in purposes.items() if isinstance(v, int)}
 
 
 @dataclass(slots=True)

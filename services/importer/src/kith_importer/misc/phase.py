@@ -3,7 +3,7 @@
 Each enabled type pages its account-wide endpoint at limit=100 (⌈items/100⌉ requests per type,
 not the original's per-contact calls), keeping each page's ids and sort values (the trace).
 When a type's distinct ids stay below `meta.total`, its torn tie groups are re-listed first
-(importer.md §7.4 B/C, `kith_importer.relisting`: one window a group when it fits a page);
+(importer.md §7.4 B/C, `kith_common.monica.relisting`: one window a group when it fits a page);
 only if it is still short are the re-fetchable types fetched again per contact, for the
 contacts whose Monica count exceeds what was imported (`shortfall`); what is still missing
 goes to `summary.misc.missing`. `summary.misc.requests_by_phase.misc` counts the requests by
@@ -49,6 +49,7 @@ from kith_common.monica.errors import (
     MonicaRefused,
     MonicaRetryLater,
 )
+from kith_common.monica.relisting import relisting_plan, tie_groups, trace_page, trace_rows
 from kith_common.monica.urls import source_name
 from kith_importer.config import ImporterConfig
 from kith_importer.misc import queries
@@ -58,7 +59,6 @@ from kith_importer.misc.mappers import MISC_TYPES, MiscType
 from kith_importer.misc.shortfall import short_contacts
 from kith_importer.monica import open_client
 from kith_importer.parsing import as_dict
-from kith_importer.relisting import relisting_plan, tie_groups, trace_page, trace_rows
 
 __all__ = ["PAGE_LIMIT", "PROGRESS_INTERVAL", "run_misc"]
 

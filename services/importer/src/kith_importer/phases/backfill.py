@@ -8,8 +8,8 @@ A. ids referenced by what was imported (relationships, first_met_through, pendin
    the references of contacts backfilled so far): partials are created from their ContactShort
    and inactive ones skipped, both without a request;
 B. each torn tie group of the listing trace re-listed in one window that holds it whole
-   (`relisting`: the arithmetic and why it works), `with=contactfields`, so recovered contacts
-   arrive complete;
+   (`kith_common.monica.relisting`: the arithmetic and why it works), `with=contactfields`,
+   so recovered contacts arrive complete;
 C. a group no single window holds (larger than a page) read through a bounded number of other
    windows until every position is accounted for;
 A'. then the referenced ids that still look full and active: a direct GET each, while the gap
@@ -36,12 +36,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kith_common.monica.errors import MonicaError
-from kith_importer import metrics, queries
-from kith_importer.contacts import plan_contacts
-from kith_importer.crawl import CHUNK, Crawl
-from kith_importer.parsing import as_dict, as_int
-from kith_importer.phases.reference_data import refmap_of
-from kith_importer.relisting import (
+from kith_common.monica.relisting import (
     TieGroup,
     Window,
     positions,
@@ -49,6 +44,11 @@ from kith_importer.relisting import (
     tie_groups,
     trace_rows,
 )
+from kith_importer import metrics, queries
+from kith_importer.contacts import plan_contacts
+from kith_importer.crawl import CHUNK, Crawl
+from kith_importer.parsing import as_dict, as_int
+from kith_importer.phases.reference_data import refmap_of
 from kith_importer.writes import StepWrite
 
 __all__ = ["Backfill", "run"]

@@ -10,13 +10,13 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kith_common.monica.errors import MonicaError
+from kith_common.monica.relisting import MAX_LIMIT, trace_page
 from kith_importer import queries
 from kith_importer.contacts import plan_contacts
 from kith_importer.crawl import CHUNK, Crawl, FatalImport
 from kith_importer.parsing import as_dict, as_int
 from kith_importer.phases.paging import pages_from
 from kith_importer.phases.reference_data import refmap_of
-from kith_importer.relisting import MAX_LIMIT, trace_page
 from kith_importer.writes import StepWrite
 
 __all__ = ["run"]

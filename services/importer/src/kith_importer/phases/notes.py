@@ -17,11 +17,11 @@ from kith_common.db.models import (
     Note,
 )
 from kith_common.monica.errors import MonicaError
+from kith_common.monica.relisting import relisting_plan, tie_groups, trace_page, trace_rows
 from kith_importer import queries
 from kith_importer.crawl import ITEM_CHUNK, Crawl
 from kith_importer.parsing import Problems, as_dict, as_int, as_text, parse_timestamp
 from kith_importer.phases.paging import pages_from
-from kith_importer.relisting import relisting_plan, tie_groups, trace_page, trace_rows
 
 __all__ = ["run", "write_note"]
 

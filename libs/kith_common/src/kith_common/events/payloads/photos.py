@@ -34,6 +34,16 @@ class DocumentSyncCounts(Payload):
         default=0,
         description="Requests to Monica: listing pages and downloads from Monica's origin.",
     )
+    recovered: int = Field(
+        default=0,
+        description="Documents first seen by re-listing a torn tie group (API §11.1): the "
+        "listing at limit 100 skipped them.",
+    )
+    requests_by_purpose: dict[str, int] = Field(
+        default_factory=dict,
+        description="`requests` by purpose: `listing` (pages at limit 100), `relisting` (torn "
+        "tie groups read again), `download` (files from Monica's origin).",
+    )
     downloads: dict[str, int] = Field(
         default_factory=dict,
         description="Download requests by origin (`scheme://host:port`), Monica's included.",
@@ -48,8 +58,21 @@ class SyncSummaryCounts(Payload):
     duplicate: int = 0
     failed: int = 0
     not_found: int = 0
-    missing: int = Field(default=0, description="Monica's `meta.total` minus photos seen.")
+    missing: int = Field(
+        default=0,
+        description="Monica's `meta.total` minus photos seen, after re-listing torn tie groups.",
+    )
     requests: int = 0
+    recovered: int = Field(
+        default=0,
+        description="Photos first seen by re-listing a torn tie group (API §11.1): the "
+        "listing at limit 100 skipped them.",
+    )
+    requests_by_purpose: dict[str, int] = Field(
+        default_factory=dict,
+        description="`requests` by purpose: `listing` (pages at limit 100 and their smaller-"
+        "limit refetches), `relisting` (torn tie groups read again).",
+    )
     documents: DocumentSyncCounts = Field(default_factory=DocumentSyncCounts)
 
 

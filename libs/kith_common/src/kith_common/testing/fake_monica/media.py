@@ -79,6 +79,7 @@ def add_document(
     link: str | None = None,
     relative: bool = False,
     account_id: int = 1,
+    created_at: str = "2023-07-01T10:00:00Z",
 ) -> dict[str, Any]:
     """A document item. Without `link` it is served by the fake itself (`/public/<name>` when
     public, the session-only `/store/<name>` otherwise; `relative`: the link is that path alone,
@@ -92,7 +93,7 @@ def add_document(
         "number_of_downloads": 0,
         "contact_id": contact_id,
         "account_id": account_id,
-        "created_at": "2023-07-01T10:00:00Z",
+        "created_at": created_at,
     }
     if link is None:
         world.files[name] = {

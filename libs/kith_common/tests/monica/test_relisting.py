@@ -14,7 +14,7 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kith_importer.relisting import (
+from kith_common.monica.relisting import (
     Listed,
     Window,
     cover_windows,

@@ -17,9 +17,10 @@ one row. Hence, from the rows a listing showed, in order:
 - a larger group (or one no such L fits) is read through several windows that overlap it
   most, each with its own limit or page, so each sees the group in another order (stage C).
 
-Nothing here does IO: the phases feed it the trace of what they listed and run the windows it
-plans. A property test (random worlds of tied groups and page cuts) checks that every dropped
-row is recovered and that no window is spent on an untorn group.
+Nothing here does IO: the importer's phases and the photos service's media lists feed it the
+trace of what they listed and run the windows it plans (it lives in kith_common because both
+services use it). A property test (random worlds of tied groups and page cuts) checks that
+every dropped row is recovered and that no window is spent on an untorn group.
 """
 
 from __future__ import annotations
@@ -28,8 +29,6 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
-
-from kith_importer.parsing import as_int
 
 __all__ = [
     "MAX_LIMIT",
@@ -203,6 +202,17 @@ def relisting_plan(
     return plan
 
 
+def _as_int(value: Any) -> int | None:
+    """An id: an int, or a string of digits; anything else (a bool included) is None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
 def trace_page(rows: Sequence[Any], total: int, column: str = "created_at") -> dict[str, Any]:
     """What a phase keeps of one listed page: its ids and sort values in order, and the
     page's `meta.total` (JSON, for staging or a checkpoint)."""
@@ -210,7 +220,7 @@ def trace_page(rows: Sequence[Any], total: int, column: str = "created_at") -> d
     keys: list[Any] = []
     for row in rows:
         item = row if isinstance(row, Mapping) else {}
-        ids.append(as_int(item.get("id")))
+        ids.append(_as_int(item.get("id")))
         keys.append(item.get(column))
     return {"ids": ids, "created": keys, "total": total}
 
