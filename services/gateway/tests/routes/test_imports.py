@@ -290,3 +290,37 @@ async def test_connection_checks_are_limited_per_account_with_a_retry_after(
     assert refused.json()["type"].endswith("/too-many-requests")
     assert 1 <= int(refused.headers["Retry-After"]) <= 60 // settings.connection_checks_per_minute
     assert theirs.status_code == 200
+
+
+async def test_an_address_the_importer_must_refuse_is_a_422_before_anything_is_queued(
+    client: httpx.AsyncClient, acct: TestAccount, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """The cloud metadata address, a private network or loopback named by IP: refused now,
+    naming the field and what the operator can allow, with no import row and no command."""
+    h = acct.headers("editor")
+    cases = {
+        "http://169.254.169.254/latest": "never contacted",
+        "https://[::ffff:169.254.169.254]/": "never contacted",
+        "http://10.1.2.3:8080/monica": "KITH_IMPORT_ALLOWED_HOSTS",
+        "http://localhost/": "loopback",
+    }
+    for url, says in cases.items():
+        for path in ("/v1/imports", "/v1/imports/monica/check"):
+            answer = await client.post(path, json={"api_url": url, "api_key": KEY}, headers=h)
+            assert answer.status_code == 422, (url, path, answer.text)
+            assert answer.headers["content-type"].startswith("application/problem+json")
+            problem = answer.json()
+            assert problem["type"].endswith("host-refused")
+            assert problem["errors"][0]["field"] == "api_url"
+            assert says in problem["detail"]
+            assert KEY not in answer.text
+    async with sessions() as session:
+        assert (
+            await session.scalars(select(Import.id).where(Import.account_id == acct.id))
+        ).all() == []
+        assert (
+            await session.scalars(select(Outbox.id).where(Outbox.account_id == acct.id))
+        ).all() == []
+    # A host name is left to the importer's guard (only its resolver says where it points).
+    named = {"api_url": "https://monica.example", "api_key": KEY}
+    assert (await client.post("/v1/imports", json=named, headers=h)).status_code == 202

@@ -8,11 +8,13 @@ instance in `import_records.source`, so two Monica instances never collide.
 
 from __future__ import annotations
 
+import ipaddress
 from urllib.parse import urlsplit, urlunsplit
 
 from kith_common.errors import InvalidInput
+from kith_common.ssrf import AllowedHosts, HostRefused, check_address
 
-__all__ = ["api_root", "normalize_api_url", "source_instance", "source_name"]
+__all__ = ["api_root", "checked_api_url", "normalize_api_url", "source_instance", "source_name"]
 
 
 def _invalid(message: str) -> InvalidInput:
@@ -52,6 +54,32 @@ def normalize_api_url(raw: str) -> str:
         host = f"[{host}]"
     netloc = f"{host}:{port}" if port is not None else host
     return urlunsplit((scheme, netloc, path, "", ""))
+
+
+def checked_api_url(raw: str, *, allow_private: bool, allowed: AllowedHosts = ()) -> str:
+    """`normalize_api_url`, refusing at once a host the SSRF guard can only refuse.
+
+    An IP literal (or `localhost`) is decided without DNS, so a request naming the cloud
+    metadata address or a private network gets a 422 now instead of an import that fails a
+    moment later. Host names are left to the connection-time guard: only the resolver the
+    importer uses may say where they point.
+
+    Raises:
+        InvalidInput: as `normalize_api_url`, or with code `host-refused`.
+    """
+    url = normalize_api_url(raw)
+    host = urlsplit(url).hostname or ""
+    try:
+        address = ipaddress.ip_address("127.0.0.1" if host == "localhost" else host)
+    except ValueError:
+        return url
+    try:
+        check_address(host, address, allow_private=allow_private, allowed=allowed)
+    except HostRefused as err:
+        raise InvalidInput(
+            err.detail, code="host-refused", errors=[{"field": "api_url", "message": err.detail}]
+        ) from None
+    return url
 
 
 def api_root(base_url: str) -> str:

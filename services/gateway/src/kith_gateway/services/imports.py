@@ -25,7 +25,7 @@ from kith_common.events import subjects
 from kith_common.events.payloads.imports import CancelImport, CheckConnection
 from kith_common.events.payloads.photos import SyncPhotos
 from kith_common.events.registry import build_envelope, parse_reply
-from kith_common.monica.urls import normalize_api_url
+from kith_common.monica.urls import checked_api_url
 from kith_common.storage import open_storage
 from kith_common.storage.base import account_prefix
 from kith_gateway import pagination
@@ -132,6 +132,16 @@ def _int(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def _api_url(ctx: GatewayContext, raw: str) -> str:
+    """The normalised Monica URL; an address the importer's guard must refuse is a 422 now."""
+    settings = ctx.settings
+    return checked_api_url(
+        raw,
+        allow_private=settings.import_allow_private_hosts,
+        allowed=settings.allowed_hosts(),
+    )
+
+
 async def start_monica(
     session: AsyncSession, ctx: GatewayContext, principal: Principal, body: MonicaImportIn
 ) -> ImportAccepted:
@@ -142,7 +152,7 @@ async def start_monica(
         user_id=principal.user_id,
         encryption_key=ctx.settings.encryption_key(),
         source="monica_api",
-        api_url=body.api_url,
+        api_url=_api_url(ctx, body.api_url),
         api_key=body.api_key,
         options=body.options,
         correlation_id=correlation_id(),
@@ -298,7 +308,7 @@ async def check_connection(
         session,
         check_id=check_id,
         account_id=principal.account_id,
-        api_url=normalize_api_url(body.api_url),
+        api_url=_api_url(ctx, body.api_url),
         api_key_encrypted=encrypt_secret(ctx.settings.encryption_key(), body.api_key.strip()),
         expires_at=dt.datetime.now(dt.UTC) + CHECK_TTL,
     )
@@ -339,7 +349,7 @@ async def save_wizard_draft(
         session,
         check_id=draft_id,
         account_id=principal.account_id,
-        api_url=normalize_api_url(api_url),
+        api_url=_api_url(ctx, api_url),
         api_key_encrypted=encrypt_secret(ctx.settings.encryption_key(), api_key.strip()),
         expires_at=dt.datetime.now(dt.UTC) + CHECK_TTL,
     )
