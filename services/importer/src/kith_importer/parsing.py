@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from kith_common.monica.values import as_int
+
 __all__ = [
     "MAX_LONG_TEXT",
     "MAX_SHORT_TEXT",
@@ -59,17 +61,6 @@ def as_bool(value: Any, name: str, problems: Problems, default: bool = False) ->
         return bool(int(value))
     problems.add(name, "not true or false")
     return default
-
-
-def as_int(value: Any) -> int | None:
-    """An id: an int, or a string of digits; anything else is None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
 
 
 def as_text(

@@ -20,14 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from kith_common.monica.relisting import (
-    MAX_LIMIT,
-    Window,
-    relisting_plan,
-    tie_groups,
-    trace_page,
-    trace_rows,
-)
+from kith_common.monica.relisting import MAX_LIMIT, Window, planned_windows, trace_page
 
 __all__ = ["LISTING", "RELISTING", "Pending", "begin", "finish", "next_window", "take", "trace"]
 
@@ -87,13 +80,7 @@ def begin(checkpoint: dict[str, Any], total: int) -> None:
     # kept) would place every group wrong: nothing is planned from it.
     whole_trace = sorted(map(int, pages)) == list(range(1, len(pages) + 1))
     if whole_trace and len(checkpoint.get("seen") or []) < total:
-        rows, _ = trace_rows(pages)
-        for group, planned in relisting_plan(tie_groups(rows)):
-            if group.key is None:
-                continue
-            found[group.key] = len(group.ids)
-            whole = group.size - group.unnamed
-            windows.extend([w.limit, w.page, group.key, whole] for w in planned)
+        windows, found = planned_windows(pages)
     checkpoint.pop("trace", None)
     checkpoint.update(relist=windows, found=found)
 

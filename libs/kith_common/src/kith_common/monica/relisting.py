@@ -30,12 +30,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from kith_common.monica.values import as_int
+
 __all__ = [
     "MAX_LIMIT",
     "Listed",
     "TieGroup",
     "Window",
     "cover_windows",
+    "planned_windows",
     "positions",
     "relisting_plan",
     "single_window",
@@ -202,15 +205,22 @@ def relisting_plan(
     return plan
 
 
-def _as_int(value: Any) -> int | None:
-    """An id: an int, or a string of digits; anything else (a bool included) is None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    return None
+def planned_windows(
+    pages: Mapping[str, Mapping[str, Any]],
+) -> tuple[list[list[Any]], dict[str, int]]:
+    """A listing trace's re-listing windows, as JSON for a checkpoint: `[limit, page, group
+    key, group members]` per window, in plan order, and how many members of each torn group
+    the listing showed (a phase stops a group's windows once all of them are seen)."""
+    rows, _ = trace_rows(pages)
+    windows: list[list[Any]] = []
+    found: dict[str, int] = {}
+    for group, planned in relisting_plan(tie_groups(rows)):
+        if group.key is None:
+            continue
+        found[group.key] = len(group.ids)
+        whole = group.size - group.unnamed
+        windows.extend([w.limit, w.page, group.key, whole] for w in planned)
+    return windows, found
 
 
 def trace_page(rows: Sequence[Any], total: int, column: str = "created_at") -> dict[str, Any]:
@@ -220,7 +230,7 @@ def trace_page(rows: Sequence[Any], total: int, column: str = "created_at") -> d
     keys: list[Any] = []
     for row in rows:
         item = row if isinstance(row, Mapping) else {}
-        ids.append(_as_int(item.get("id")))
+        ids.append(as_int(item.get("id")))
         keys.append(item.get(column))
     return {"ids": ids, "created": keys, "total": total}
 

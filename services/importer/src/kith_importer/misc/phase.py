@@ -49,7 +49,7 @@ from kith_common.monica.errors import (
     MonicaRefused,
     MonicaRetryLater,
 )
-from kith_common.monica.relisting import relisting_plan, tie_groups, trace_page, trace_rows
+from kith_common.monica.relisting import planned_windows, trace_page
 from kith_common.monica.urls import source_name
 from kith_importer.config import ImporterConfig
 from kith_importer.misc import queries
@@ -322,7 +322,7 @@ class _Phase:
         if not at.last:
             return _cursor(index, page=at.page + 1, seen=seen, total=total, trace=at.trace)
         if at.relist is None and at.short is None and len(seen) < total:
-            at.relist, at.found = _plan(at.trace)
+            at.relist, at.found = planned_windows(at.trace)
         if at.relist:
             return _cursor(
                 index, page=at.page, seen=seen, total=total, relist=at.relist, found=at.found
@@ -472,20 +472,6 @@ def _cursor(
 def _sort_column(mtype: MiscType) -> str:
     """The column the list sorts by (API §3): calls by `called_at`, the rest `created_at`."""
     return "called_at" if mtype.option == "calls" else "created_at"
-
-
-def _plan(trace: dict[str, Any]) -> tuple[list[list[Any]], dict[str, int]]:
-    """The re-listing windows of a list's torn tie groups, with each group's members seen."""
-    rows, _ = trace_rows(trace)
-    windows: list[list[Any]] = []
-    found: dict[str, int] = {}
-    for group, planned in relisting_plan(tie_groups(rows)):
-        if group.key is None:
-            continue
-        found[group.key] = len(group.ids)
-        whole = group.size - group.unnamed
-        windows.extend([w.limit, w.page, group.key, whole] for w in planned)
-    return windows, found
 
 
 async def _still_running(
