@@ -333,3 +333,48 @@ def test_every_other_page_fits_and_a_viewer_sees_no_controls(
 
     context.close()
     assert problems == []
+
+
+async def _many_contacts(stack: InProcessStack, account_id: int, n: int) -> None:
+    async with stack.sessions() as session, session.begin():
+        session.add_all(
+            Contact(account_id=account_id, first_name=f"Q{i:03d}", display_name=f"Q{i:03d}")
+            for i in range(n)
+        )
+
+
+def test_pages_of_contacts_say_where_you_are_and_go_back_by_keyboard(
+    browser: Any, stack: InProcessStack
+) -> None:
+    """120 contacts at phone width: Next, Previous and First reached with Tab and Enter."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    account = stack.call(make_account(stack.sessions))
+    stack.call(_many_contacts(stack, account.id, 120))
+    context, page, problems = _open(browser)
+    base = stack.base_url
+    _sign_in(page, base, account.tokens["viewer"])
+    page.goto(f"{base}/console/contacts")
+    pager = page.get_by_role("navigation", name="Pagination", exact=True)
+    expect(pager).to_contain_text("Showing 1–50 of 120 contacts")
+    expect(pager.locator('[aria-current="page"]')).to_have_text("Page 1 of 3")
+    expect(pager.get_by_role("link", name="Previous")).to_have_count(0)
+    first_rows = page.locator("tbody a").all_inner_texts()
+    _snap(page, "30-contacts-page-1")
+
+    _press(page, pager.get_by_role("link", name="Next"))
+    expect(pager).to_contain_text("Showing 51–100 of 120 contacts")
+    expect(pager.locator('[aria-current="page"]')).to_have_text("Page 2 of 3")
+    _snap(page, "31-contacts-page-2")
+    _press(page, pager.get_by_role("link", name="Previous"))
+    expect(pager).to_contain_text("Showing 1–50 of 120 contacts")
+    assert page.locator("tbody a").all_inner_texts() == first_rows
+
+    _press(page, pager.get_by_role("link", name="Next"))
+    _press(page, pager.get_by_role("link", name="Next"))
+    expect(pager).to_contain_text("Showing 101–120 of 120 contacts")
+    expect(pager.get_by_role("link", name="Next")).to_have_count(0)
+    _snap(page, "32-contacts-last-page")
+    _press(page, pager.get_by_role("link", name="First"))
+    expect(pager).to_contain_text("Showing 1–50 of 120 contacts")
+    context.close()
+    assert problems == []

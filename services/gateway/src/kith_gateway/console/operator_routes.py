@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, Path, Query
 from fastapi.responses import Response
 
 from kith_gateway.console.access import NoStoreRoute, Visitor, html, page, see_other
+from kith_gateway.console.paging import PageNumber, pager_of
 from kith_gateway.console.session_routes import ConsoleCookie
 from kith_gateway.deps import Context, Session
 from kith_gateway.pagination import DEFAULT_LIMIT
@@ -22,11 +23,13 @@ async def operator_page(
     ctx: Context,
     cookie: ConsoleCookie = None,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
+    page_number: Annotated[PageNumber, Query(alias="page")] = 1,
 ) -> Response:
     async def run(v: Visitor) -> Response:
         bus = await admin.bus(ctx)
-        letters = await admin.dead_letters(ctx, cursor, DEFAULT_LIMIT)
-        return html("operator.html", v, title="Operator", bus=bus, letters=letters)
+        letters = await admin.dead_letters(ctx, cursor, DEFAULT_LIMIT, with_total=True)
+        where = pager_of("/console/operator", letters.meta, page_number, len(letters.data))
+        return html("operator.html", v, title="Operator", bus=bus, letters=letters, pager=where)
 
     secret = ctx.settings.encryption_key()
     return await page(session, secret, cookie, run, operator=True)
