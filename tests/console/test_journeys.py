@@ -378,3 +378,44 @@ def test_pages_of_contacts_say_where_you_are_and_go_back_by_keyboard(
     expect(pager).to_contain_text("Showing 1–50 of 120 contacts")
     context.close()
     assert problems == []
+
+
+def test_a_stopped_and_restarted_service_shows_in_the_banner_and_the_operator_panel(
+    browser: Any, stack: InProcessStack
+) -> None:
+    """The importer's runtime stops (as a crashed `kith dev` child) and a new one starts."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    account = stack.call(make_account(stack.sessions))
+    context, page, problems = _open(browser)
+    base = stack.base_url
+    _sign_in(page, base, account.tokens["viewer"])
+    banner = page.locator("#service-banner")
+    page.goto(f"{base}/console/contacts")
+    expect(banner).to_have_count(0)
+
+    stack.stop_service("importer")
+    page.goto(f"{base}/console/contacts")
+    expect(banner).to_have_attribute("role", "status")
+    expect(banner).to_have_text("The importer is not running; imports resume when it is back.")
+    _snap(page, "33-banner-importer-away")
+
+    stack.start_service("importer")
+    page.goto(f"{base}/console/imports")
+    expect(banner).to_contain_text(re.compile(r"The importer restarted \d+ s ago"))
+    expect(banner).not_to_contain_text("pid")
+    _snap(page, "34-banner-importer-restarted")
+    page.get_by_role("button", name="Sign out").click()
+
+    _sign_in(page, base, stack.call(make_operator(stack.sessions)))
+    expect(page).to_have_url(f"{base}/console/operator")
+    importer = page.locator('tr[data-service="importer"]')
+    expect(importer.locator("[data-state]")).to_have_attribute("data-state", "up")
+    expect(importer.locator("[data-restarts]")).to_have_attribute("data-restarts", "1")
+    expect(importer).to_contain_text("pid")
+    for service in ("gateway", "dedup", "photos", "reset"):
+        row = page.locator(f'tr[data-service="{service}"]')
+        expect(row.locator("[data-state]")).to_have_attribute("data-state", "up")
+        expect(row.locator("[data-restarts]")).to_have_attribute("data-restarts", "0")
+    _snap(page, "35-operator-services")
+    context.close()
+    assert problems == []

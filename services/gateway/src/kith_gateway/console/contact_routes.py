@@ -113,7 +113,8 @@ def _content_route(path: str, *, attachment: bool) -> Any:
             )
             return file_response(stored, attachment=attachment)
 
-        return await page(session, ctx.settings.encryption_key(), cookie, run)
+        secret = ctx.settings.encryption_key()
+        return await page(session, secret, cookie, run, banner=False)
 
     return content
 
