@@ -1,4 +1,4 @@
-"""Service instances: which service processes are alive, for the console (issue 21).
+"""Service instances (which service processes are alive) and the contact list's index (issue 21).
 
 Revision ID: 0007
 Revises: 0006
@@ -6,8 +6,11 @@ Create Date: 2026-12-07
 
 - service_instances: one row per process start (instance id, stream prefix, service, host,
   pid, started_at, last_seen_at from a ~10 s heartbeat, stopped_at on a clean stop, the
-  instance's beat interval), with the
-  (stream_prefix, service, started_at) index the operator page and the banner read.
+  instance's beat interval), with the (stream_prefix, service, started_at) index the
+  operator page and the banner read;
+- contacts (account_id, display_name, id) for live contacts: the contact list's keyset order,
+  read forwards for Next and backwards for Previous (a seq scan and sort at 100,000 contacts
+  before).
 """
 
 from collections.abc import Sequence
@@ -50,9 +53,16 @@ def upgrade() -> None:
         "service_instances",
         ["stream_prefix", "service", "started_at"],
     )
+    op.create_index(
+        "ix_contacts_account_id_display_name_id",
+        "contacts",
+        ["account_id", "display_name", "id"],
+        postgresql_where=sa.text("deleted_at IS NULL"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_contacts_account_id_display_name_id", table_name="contacts")
     op.drop_index(
         "ix_service_instances_stream_prefix_service_started_at", table_name="service_instances"
     )
