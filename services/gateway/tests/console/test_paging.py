@@ -21,7 +21,7 @@ from kith_common.db.models import Contact, Import
 from kith_common.errors import Permanent
 from kith_common.service import Runtime
 from kith_common.settings import Settings
-from kith_gateway.testing import TestAccount, console_sign_in
+from kith_gateway.testing import TestAccount, console_sign_in, seed_records
 
 CONTACTS = 125
 
@@ -47,7 +47,7 @@ def _where(page: str) -> str:
 
 
 def _link(page: str, rel: str) -> str | None:
-    found = re.search(rf'<a href="([^"]+)" rel="{rel}">', page)
+    found = re.search(rf'<a (?:id="[^"]+" )?href="([^"]+)" rel="{rel}">', page)
     return html.unescape(found.group(1)) if found else None
 
 
@@ -301,3 +301,35 @@ async def test_imports_page_back_through_the_api(
             for _ in range(30)
         )
     await _walk_back_and_forth(client, "/v1/imports", acct.headers(), {})
+
+
+async def test_a_contacts_timeline_pages_back_through_tied_moments(
+    client: httpx.AsyncClient, acct: TestAccount, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Nine kinds, moments shared in pairs: back from each page gives the page before."""
+    people = [
+        (await client.post("/v1/contacts", json={"first_name": n}, headers=acct.headers())).json()[
+            "id"
+        ]
+        for n in ("Ann", "Bob")
+    ]
+    for _ in range(3):
+        await seed_records(sessions, acct.id, people)
+    path = f"/v1/contacts/{people[0]}/timeline"
+    await _walk_back_and_forth(client, path, acct.headers(), {})
+    counted = await client.get(path, params={"with_total": "true"}, headers=acct.headers())
+    assert counted.json()["meta"]["total"] == 27
+
+    await _sign_in(client, acct.tokens["viewer"])
+    first = (await client.get(f"/console/contacts/{people[0]}")).text
+    assert _where(first) == "Showing 1–20 of 27 entries"
+    older = _link(first, "next")
+    assert older is not None
+    assert older.endswith("#timeline")
+    rest = (await client.get(older)).text
+    assert _where(rest) == "Showing 21–27 of 27 entries"
+    newer = _link(rest, "prev")
+    assert newer is not None
+    entries = re.compile(r'<li data-kind="[^"]+">.*?</li>')
+    assert entries.findall((await client.get(newer)).text) == entries.findall(first)
+    client.cookies.clear()

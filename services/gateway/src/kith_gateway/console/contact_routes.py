@@ -13,7 +13,7 @@ from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import Response
 
 from kith_gateway.console.access import NoStoreRoute, Visitor, html, page
-from kith_gateway.console.paging import PageNumber, pager_of
+from kith_gateway.console.paging import PageNumber, pager, pager_of
 from kith_gateway.console.session_routes import ConsoleCookie
 from kith_gateway.deps import Context, Session
 from kith_gateway.downloads import file_response
@@ -59,6 +59,7 @@ async def contact_detail(
     contact_id: Id,
     cookie: ConsoleCookie = None,
     tl: Annotated[str | None, Query(max_length=1000, description="Timeline cursor.")] = None,
+    tlp: Annotated[PageNumber, Query(description="The timeline page's number.")] = 1,
 ) -> Response:
     async def run(v: Visitor) -> Response:
         item = await contacts.get_contact(session, v.user, contact_id)
@@ -66,7 +67,19 @@ async def contact_detail(
             session, v.user.account_id, "pending", None, 20, contact_id=contact_id
         )
         history = await timeline.timeline(
-            session, v.user, contact_id, cursor=tl, limit=TIMELINE_PAGE
+            session, v.user, contact_id, cursor=tl, limit=TIMELINE_PAGE, with_total=True
+        )
+        where = pager(
+            f"/console/contacts/{contact_id}",
+            number=tlp,
+            size=TIMELINE_PAGE,
+            shown=len(history.data),
+            total=history.meta.total or 0,
+            next_cursor=history.meta.next_cursor,
+            prev_cursor=history.meta.prev_cursor,
+            cursor_param="tl",
+            page_param="tlp",
+            fragment="#timeline",
         )
         linked = await _all(session, v, "relationships", contact_id)
         files = await _all(session, v, "documents", contact_id)
@@ -76,6 +89,7 @@ async def contact_detail(
             title=item.display_name,
             c=item,
             timeline=history,
+            timeline_pager=where,
             relationships=linked,
             documents=files,
             possible_duplicates=possible,

@@ -33,12 +33,17 @@ class Pager:
     total: int
     next_cursor: str | None
     prev_cursor: str | None
+    # A list inside a page (the contact's timeline) names its own parameters and anchor.
+    cursor_param: str = "cursor"
+    page_param: str = "page"
+    fragment: str = ""
 
     def href(self, cursor: str | None, number: int) -> str:
         query = list(self.params)
         if cursor is not None:
-            query += [("cursor", cursor), ("page", str(number))]
-        return f"{self.path}?{urlencode(query)}" if query else self.path
+            query += [(self.cursor_param, cursor), (self.page_param, str(number))]
+        url = f"{self.path}?{urlencode(query)}" if query else self.path
+        return url + self.fragment
 
     @property
     def first(self) -> str:
@@ -67,6 +72,9 @@ def pager(
     next_cursor: str | None,
     prev_cursor: str | None,
     params: dict[str, str] | None = None,
+    cursor_param: str = "cursor",
+    page_param: str = "page",
+    fragment: str = "",
 ) -> Pager:
     """The position of a page of `shown` rows that the URL calls page `number`.
 
@@ -95,6 +103,9 @@ def pager(
         total=max(total, end),
         next_cursor=next_cursor,
         prev_cursor=prev_cursor,
+        cursor_param=cursor_param,
+        page_param=page_param,
+        fragment=fragment,
     )
 
 
