@@ -21,6 +21,7 @@ from kith_common.db.models import Contact, Import
 from kith_common.errors import Permanent
 from kith_common.service import Runtime
 from kith_common.settings import Settings
+from kith_gateway import pagination
 from kith_gateway.testing import TestAccount, console_sign_in, seed_records
 
 CONTACTS = 125
@@ -94,6 +95,16 @@ async def test_contacts_page_forward_and_back_saying_where_you_are(
     found = (await client.get("/console/contacts", params={"q": "P10"})).text
     assert _where(found) == "Showing 1–10 of 10 contacts"
     assert "Page 1 of 1" not in found  # one page: no page controls to reach
+
+    # Rows gone under a page (a cursor past the end now): it says so and links to the start.
+    past = pagination.encode("contacts", n="ZZZ", i=1)
+    emptied = (await client.get("/console/contacts", params={"cursor": past, "page": 4})).text
+    assert (
+        _where(emptied)
+        == f"Nothing left on this page (the list changed); {CONTACTS} contacts in all"
+    )
+    assert _link(emptied, "first") == "/console/contacts"
+    assert "Page 1 of" not in emptied
 
     # A cursor of another list is a readable 400, not another list's rows.
     imports_cursor = "eyJpIjo1LCJrIjoiaW1wb3J0cyJ9"  # {"i":5,"k":"imports"}
