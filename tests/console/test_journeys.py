@@ -333,3 +333,89 @@ def test_every_other_page_fits_and_a_viewer_sees_no_controls(
 
     context.close()
     assert problems == []
+
+
+async def _many_contacts(stack: InProcessStack, account_id: int, n: int) -> None:
+    async with stack.sessions() as session, session.begin():
+        session.add_all(
+            Contact(account_id=account_id, first_name=f"Q{i:03d}", display_name=f"Q{i:03d}")
+            for i in range(n)
+        )
+
+
+def test_pages_of_contacts_say_where_you_are_and_go_back_by_keyboard(
+    browser: Any, stack: InProcessStack
+) -> None:
+    """120 contacts at phone width: Next, Previous and First reached with Tab and Enter."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    account = stack.call(make_account(stack.sessions))
+    stack.call(_many_contacts(stack, account.id, 120))
+    context, page, problems = _open(browser)
+    base = stack.base_url
+    _sign_in(page, base, account.tokens["viewer"])
+    page.goto(f"{base}/console/contacts")
+    pager = page.get_by_role("navigation", name="Pagination", exact=True)
+    expect(pager).to_contain_text("Showing 1–50 of 120 contacts")
+    expect(pager.locator('[aria-current="page"]')).to_have_text("Page 1 of 3")
+    expect(pager.get_by_role("link", name="Previous")).to_have_count(0)
+    first_rows = page.locator("tbody a").all_inner_texts()
+    _snap(page, "30-contacts-page-1")
+
+    _press(page, pager.get_by_role("link", name="Next"))
+    expect(pager).to_contain_text("Showing 51–100 of 120 contacts")
+    expect(pager.locator('[aria-current="page"]')).to_have_text("Page 2 of 3")
+    _snap(page, "31-contacts-page-2")
+    _press(page, pager.get_by_role("link", name="Previous"))
+    expect(pager).to_contain_text("Showing 1–50 of 120 contacts")
+    assert page.locator("tbody a").all_inner_texts() == first_rows
+
+    _press(page, pager.get_by_role("link", name="Next"))
+    _press(page, pager.get_by_role("link", name="Next"))
+    expect(pager).to_contain_text("Showing 101–120 of 120 contacts")
+    expect(pager.get_by_role("link", name="Next")).to_have_count(0)
+    _snap(page, "32-contacts-last-page")
+    _press(page, pager.get_by_role("link", name="First"))
+    expect(pager).to_contain_text("Showing 1–50 of 120 contacts")
+    context.close()
+    assert problems == []
+
+
+def test_a_stopped_and_restarted_service_shows_in_the_banner_and_the_operator_panel(
+    browser: Any, stack: InProcessStack
+) -> None:
+    """The importer's runtime stops (as a crashed `kith dev` child) and a new one starts."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    account = stack.call(make_account(stack.sessions))
+    context, page, problems = _open(browser)
+    base = stack.base_url
+    _sign_in(page, base, account.tokens["viewer"])
+    banner = page.locator("#service-banner")
+    page.goto(f"{base}/console/contacts")
+    expect(banner).to_have_count(0)
+
+    stack.stop_service("importer")
+    page.goto(f"{base}/console/contacts")
+    expect(banner).to_have_attribute("role", "status")
+    expect(banner).to_have_text("The importer is not running; imports resume when it is back.")
+    _snap(page, "33-banner-importer-away")
+
+    stack.start_service("importer")
+    page.goto(f"{base}/console/imports")
+    expect(banner).to_contain_text(re.compile(r"The importer restarted \d+ s ago"))
+    expect(banner).not_to_contain_text("pid")
+    _snap(page, "34-banner-importer-restarted")
+    page.get_by_role("button", name="Sign out").click()
+
+    _sign_in(page, base, stack.call(make_operator(stack.sessions)))
+    expect(page).to_have_url(f"{base}/console/operator")
+    importer = page.locator('tr[data-service="importer"]')
+    expect(importer.locator("[data-state]")).to_have_attribute("data-state", "up")
+    expect(importer.locator("[data-restarts]")).to_have_attribute("data-restarts", "1")
+    expect(importer).to_contain_text("pid")
+    for service in ("gateway", "dedup", "photos", "reset"):
+        row = page.locator(f'tr[data-service="{service}"]')
+        expect(row.locator("[data-state]")).to_have_attribute("data-state", "up")
+        expect(row.locator("[data-restarts]")).to_have_attribute("data-restarts", "0")
+    _snap(page, "35-operator-services")
+    context.close()
+    assert problems == []

@@ -40,6 +40,7 @@ from kith_common.events.parties import SERVICES, publishes
 from kith_common.health import HealthState, health_app
 from kith_common.heap import freeze_startup_heap, release_startup_heap
 from kith_common.logging import BROKER_LOGGER
+from kith_common.presence import Heartbeat
 from kith_common.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -96,9 +97,17 @@ class Runtime:
         self._relay: OutboxRelay | None = None
         self._relay_task: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[Any]] = []
+        self._presence_task: asyncio.Task[None] | None = None
         self._servers: list[uvicorn.Server] = []
         self._bound = False
         self._stopped = asyncio.Event()
+        # service_instances: the console shows which services run and which restarted.
+        self.presence = Heartbeat(
+            self.sessions,
+            service,
+            settings.stream_prefix,
+            settings.presence_interval_seconds,
+        )
 
     # --- composition -------------------------------------------------------------------------
 
@@ -169,6 +178,8 @@ class Runtime:
         self._relay_task = asyncio.create_task(self._relay.run(), name="outbox-relay")
         self._relay_task.add_done_callback(self._on_relay_done)
         self._tasks.append(self._relay_task)
+        await self.presence.start()
+        self._presence_task = asyncio.create_task(self.presence.run(), name="presence")
         for hook in self.on_start:
             await hook(self)
         self._start_http(health_app(self.health), settings.metrics_port)
@@ -197,6 +208,10 @@ class Runtime:
             await asyncio.wait(self._tasks, timeout=10)
         for task in self._tasks:
             task.cancel()
+        if self._presence_task is not None:
+            self._presence_task.cancel()
+            await asyncio.wait([self._presence_task])
+            await self.presence.stop()
         if self.nc is not None and not self.nc.is_closed:
             with contextlib.suppress(Exception):
                 await self.nc.drain()

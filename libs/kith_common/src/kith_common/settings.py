@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     reset_stall_seconds: int = Field(default=900, ge=1)
     reset_import_stop_timeout_seconds: int = Field(default=120, ge=1)
     shutdown_grace_seconds: int = Field(default=20, ge=0)
+    # Every service records itself in service_instances and beats this often; readers call an
+    # instance gone after three missed beats (kith_common.presence).
+    presence_interval_seconds: float = Field(default=10.0, gt=0, le=300)
     nats_replicas: int = Field(default=1, ge=1, le=5)
     import_key_ttl_hours: int = Field(default=24, ge=1)
     monica_max_response_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)

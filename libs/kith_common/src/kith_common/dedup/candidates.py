@@ -58,11 +58,13 @@ __all__ = [
     "count_bands",
     "count_candidates",
     "decode_cursor",
+    "decode_position",
     "dismiss_candidate",
     "encode_cursor",
     "last_full_scan",
     "list_candidates",
     "next_cursor",
+    "prev_cursor",
 ]
 
 DEFAULT_LIMIT: Final = 50
@@ -113,16 +115,24 @@ Key = tuple[Decimal | float, int]
 
 
 def encode_cursor(
-    status: str, value: Decimal | float, candidate_id: int, sort: str = "score"
+    status: str,
+    value: Decimal | float,
+    candidate_id: int,
+    sort: str = "score",
+    *,
+    before: bool = False,
 ) -> str:
     """base64url JSON: {status, score as a decimal string, id} in score order;
-    {status, sort: "confidence", confidence as the float's repr, id} in confidence order."""
+    {status, sort: "confidence", confidence as the float's repr, id} in confidence order.
+    `before` marks the cursor of the page that ends just before that row (a page back)."""
     data: dict[str, Any] = {"status": status}
     if sort == "confidence":
         data.update(sort="confidence", confidence=repr(float(value)))
     else:
         data["score"] = str(value)
     data["id"] = candidate_id
+    if before:
+        data["before"] = True
     raw = json.dumps(data)
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
@@ -131,7 +141,20 @@ def decode_cursor(cursor: str, status: str, sort: str = "score") -> Key:
     """(score or confidence, id) of a cursor issued for `status` and `sort`.
 
     Raises:
-        BadCursor: not base64url JSON of the right shape, or another status's or order's.
+        BadCursor: not base64url JSON of the right shape, or another status's or order's,
+            or a page-back cursor (only `decode_position` reads those).
+    """
+    key, before = decode_position(cursor, status, sort)
+    if before:
+        raise BadCursor("a page-back cursor")
+    return key
+
+
+def decode_position(cursor: str, status: str, sort: str = "score") -> tuple[Key, bool]:
+    """The key of a cursor and whether it names the page before that key (`encode_cursor`).
+
+    Raises:
+        BadCursor: as `decode_cursor`.
     """
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
@@ -148,11 +171,14 @@ def decode_cursor(cursor: str, status: str, sort: str = "score") -> Key:
             value = Decimal(str(data["score"]))
             finite = value.is_finite()
         candidate_id = data["id"]
+        before = data.get("before", False)
     except (ValueError, KeyError, TypeError, InvalidOperation, binascii.Error) as err:
         raise BadCursor("malformed cursor") from err
     if not isinstance(candidate_id, int) or isinstance(candidate_id, bool) or not finite:
         raise BadCursor("malformed cursor")
-    return value, candidate_id
+    if not isinstance(before, bool):
+        raise BadCursor("malformed cursor")
+    return (value, candidate_id), before
 
 
 _A = aliased(Contact, name="a")
@@ -236,8 +262,12 @@ async def candidate_rows(
     *,
     contact_id: int | None = None,
     sort: str = "score",
+    before: Key | None = None,
 ) -> Sequence[Row[Any]]:
     """Up to `limit + 1` rows in (`sort` DESC, id) order after the key `after`.
+
+    With `before` instead: the `limit + 1` rows just before that key, nearest first (the
+    same two range scans, read backwards), for a page back.
 
     The extra row tells the caller there is a next page. Rows carry the pair's columns and
     both contacts' summaries as `a_*` / `b_*`; the gateway renders them without building
@@ -252,6 +282,14 @@ async def candidate_rows(
     if contact_id is not None:
         base = base.where(or_(dc.contact_id == contact_id, dc.duplicate_contact_id == contact_id))
     order = (column.desc(), dc.id)
+    if before is not None:
+        key, first_id = before
+        back = (column.asc(), dc.id.desc())
+        same = base.where(column == key, dc.id < first_id).order_by(dc.id.desc())
+        higher = base.where(column > key).order_by(*back)
+        both = union_all(same.limit(limit + 1), higher.limit(limit + 1)).subquery()
+        query = select(both).order_by(both.c[column.key].asc(), both.c.id.desc())
+        return (await session.execute(query.limit(limit + 1))).all()
     if after is None:
         return (await session.execute(base.order_by(*order).limit(limit + 1))).all()
     key, last_id = after
@@ -267,6 +305,12 @@ def next_cursor(status: str, sort: str, last: Row[Any] | CandidateView) -> str:
     """The cursor after `last` in `sort` order."""
     value = last.confidence if sort == "confidence" else last.score
     return encode_cursor(status, value, last.id, sort)
+
+
+def prev_cursor(status: str, sort: str, first: Row[Any] | CandidateView) -> str:
+    """The cursor of the page that ends just before `first` in `sort` order."""
+    value = first.confidence if sort == "confidence" else first.score
+    return encode_cursor(status, value, first.id, sort, before=True)
 
 
 async def list_candidates(

@@ -73,6 +73,7 @@ class InProcessStack:
     _ready: threading.Event = field(default_factory=threading.Event)
     _error: BaseException | None = None
     _thread: threading.Thread | None = None
+    _port: int = 0
 
     @property
     def sessions(self) -> async_sessionmaker[AsyncSession]:
@@ -97,6 +98,16 @@ class InProcessStack:
         """Run `coro` on the stack's loop (where its engines live) and return its result."""
         assert self._loop is not None, "start the stack first"
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    def stop_service(self, name: str) -> None:
+        """Stop one service's runtime cleanly, as a `kith dev` child that exits would."""
+        self.call(self._runtimes[name].stop())
+
+    def start_service(self, name: str) -> None:
+        """Start a new runtime of a stopped service (a new process, as far as presence knows)."""
+        runtime = self._build(name, self._settings(self._port, name))
+        self.call(runtime.start())
+        self._runtimes[name] = runtime
 
     def stop(self) -> None:
         """Stop every runtime (last started, first stopped) and drop the prefixed streams."""
@@ -128,7 +139,7 @@ class InProcessStack:
     async def _main(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        port = free_port()
+        port = self._port = free_port()
         started: list[Runtime] = []
         try:
             for name in SERVICES:
@@ -145,7 +156,7 @@ class InProcessStack:
             return
         self._ready.set()
         await self._stop.wait()
-        await self._shutdown(started)
+        await self._shutdown(list(self._runtimes.values()))  # with any restarted since
 
     async def _shutdown(self, started: list[Runtime]) -> None:
         for runtime in reversed(started):

@@ -12,17 +12,22 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kith_common.errors import InvalidInput, KithError
 from kith_gateway.console import cookies
-from kith_gateway.console.render import render
+from kith_gateway.console.render import SERVICE_NOTICES, render
 from kith_gateway.deps import Principal, principal_for
 from kith_gateway.repositories import auth as auth_repo
 from kith_gateway.repositories import console_sessions
+from kith_gateway.services import presence
+
+log = structlog.get_logger(__name__)
 
 _RANK = {"viewer": 0, "editor": 1, "admin": 2}
 
@@ -129,11 +134,13 @@ async def page(
     *,
     csrf: str | None = None,
     operator: bool = False,
+    banner: bool = True,
 ) -> Response:
     """Authenticate, check CSRF on posts (`csrf` given), run, map errors to pages.
 
     A service's 404/403/409 become the same status with an HTML page; a 5xx (an unreachable
-    bus or importer) becomes 503, as in the API.
+    bus or importer) becomes 503, as in the API. A signed-in page carries the services banner
+    (`banner=False` for responses that are not pages: a photo, a download).
     """
     v = await visitor(session, secret, cookie)
     if csrf is not None and not cookies.csrf_ok(secret, cookie, csrf):
@@ -143,15 +150,28 @@ async def page(
     if operator != (v.operator_token_id is not None):
         wanted = "an operator token" if operator else "an account token"
         return error_page(403, f"This page needs {wanted}.", v)
+    shown = SERVICE_NOTICES.set(await _notices(session) if banner else ())
     try:
         result = await run(v)
     except KithError as err:
         await session.rollback()
         status = err.status if err.status < 500 else 503
         return error_page(status, err.detail, v)
+    finally:
+        SERVICE_NOTICES.reset(shown)
     if isinstance(result, Response):
         return result
     return HTMLResponse(result)
+
+
+async def _notices(session: AsyncSession) -> tuple[str, ...]:
+    """The banner's sentences; none if presence cannot be read (the page matters more)."""
+    try:
+        return tuple(await presence.notices(session))
+    except SQLAlchemyError:
+        await session.rollback()
+        log.warning("presence_read_failed")
+        return ()
 
 
 def see_other(url: str) -> RedirectResponse:

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import Response
 
 from kith_gateway.console.access import NoStoreRoute, Visitor, html, page
+from kith_gateway.console.paging import PageNumber, pager, pager_of
 from kith_gateway.console.session_routes import ConsoleCookie
 from kith_gateway.deps import Context, Session
 from kith_gateway.downloads import file_response
@@ -31,6 +32,7 @@ async def contact_list(
     cookie: ConsoleCookie = None,
     q: Annotated[str, Query(max_length=200)] = "",
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
+    page_number: Annotated[PageNumber, Query(alias="page")] = 1,
 ) -> Response:
     async def run(v: Visitor) -> Response:
         found = await contacts.list_contacts(
@@ -42,8 +44,10 @@ async def contact_list(
             archived=None,
             cursor=cursor,
             limit=DEFAULT_LIMIT,
+            with_total=True,
         )
-        return html("contacts.html", v, title="Contacts", page=found, q=q)
+        where = pager_of("/console/contacts", found.meta, page_number, len(found.data), q=q)
+        return html("contacts.html", v, title="Contacts", page=found, q=q, pager=where)
 
     return await page(session, ctx.settings.encryption_key(), cookie, run)
 
@@ -55,14 +59,27 @@ async def contact_detail(
     contact_id: Id,
     cookie: ConsoleCookie = None,
     tl: Annotated[str | None, Query(max_length=1000, description="Timeline cursor.")] = None,
+    tlp: Annotated[PageNumber, Query(description="The timeline page's number.")] = 1,
 ) -> Response:
     async def run(v: Visitor) -> Response:
         item = await contacts.get_contact(session, v.user, contact_id)
-        possible, _ = await duplicates.page_rows(
+        possible, _, _ = await duplicates.page_rows(
             session, v.user.account_id, "pending", None, 20, contact_id=contact_id
         )
         history = await timeline.timeline(
-            session, v.user, contact_id, cursor=tl, limit=TIMELINE_PAGE
+            session, v.user, contact_id, cursor=tl, limit=TIMELINE_PAGE, with_total=True
+        )
+        where = pager(
+            f"/console/contacts/{contact_id}",
+            number=tlp,
+            size=TIMELINE_PAGE,
+            shown=len(history.data),
+            total=history.meta.total or 0,
+            next_cursor=history.meta.next_cursor,
+            prev_cursor=history.meta.prev_cursor,
+            cursor_param="tl",
+            page_param="tlp",
+            fragment="#timeline",
         )
         linked = await _all(session, v, "relationships", contact_id)
         files = await _all(session, v, "documents", contact_id)
@@ -72,6 +89,7 @@ async def contact_detail(
             title=item.display_name,
             c=item,
             timeline=history,
+            timeline_pager=where,
             relationships=linked,
             documents=files,
             possible_duplicates=possible,
@@ -109,7 +127,8 @@ def _content_route(path: str, *, attachment: bool) -> Any:
             )
             return file_response(stored, attachment=attachment)
 
-        return await page(session, ctx.settings.encryption_key(), cookie, run)
+        secret = ctx.settings.encryption_key()
+        return await page(session, secret, cookie, run, banner=False)
 
     return content
 

@@ -19,6 +19,7 @@ from fastapi.responses import Response
 
 from kith_common.events.payloads.contacts import MergeField
 from kith_gateway.console.access import NoStoreRoute, Visitor, html, page, see_other
+from kith_gateway.console.paging import PageNumber, pager
 from kith_gateway.console.session_routes import ConsoleCookie
 from kith_gateway.deps import Context, Session, check_role
 from kith_gateway.pagination import DEFAULT_LIMIT
@@ -44,12 +45,23 @@ async def duplicate_list(
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
     scan: Annotated[str | None, Query(max_length=40)] = None,
     since: Annotated[dt.datetime | None, Query()] = None,
+    page_number: Annotated[PageNumber, Query(alias="page")] = 1,
 ) -> Response:
     async def run(v: Visitor) -> Response:
-        data, next_cursor = await duplicates.page_rows(
+        data, next_cursor, prev_cursor = await duplicates.page_rows(
             session, v.user.account_id, status, cursor, DEFAULT_LIMIT, sort=sort
         )
         counts = await duplicates.counts(session, v.user)
+        where = pager(
+            "/console/duplicates",
+            number=page_number,
+            size=DEFAULT_LIMIT,
+            shown=len(data),
+            total=getattr(counts, status),
+            next_cursor=next_cursor,
+            prev_cursor=prev_cursor,
+            params={"status": status, "sort": sort},
+        )
         scanning = None
         if scan is not None and since is not None:
             done = await duplicates.scan_finished_since(session, v.user, since)
@@ -59,7 +71,7 @@ async def duplicate_list(
             v,
             title="Duplicates",
             data=data,
-            next_cursor=next_cursor,
+            pager=where,
             current=status,
             sort=sort,
             statuses=STATUSES,

@@ -25,6 +25,7 @@ from kith_gateway.console.access import (
     page,
     see_other,
 )
+from kith_gateway.console.paging import PageNumber, pager_of
 from kith_gateway.console.session_routes import ConsoleCookie
 from kith_gateway.deps import Context, Session, check_role
 from kith_gateway.pagination import DEFAULT_LIMIT
@@ -87,10 +88,12 @@ async def import_list(
     ctx: Context,
     cookie: ConsoleCookie = None,
     cursor: Annotated[str | None, Query(max_length=1000)] = None,
+    page_number: Annotated[PageNumber, Query(alias="page")] = 1,
 ) -> Response:
     async def run(v: Visitor) -> Response:
-        found = await imports.list_imports(session, v.user, cursor, DEFAULT_LIMIT)
-        return html("imports.html", v, title="Imports", page=found)
+        found = await imports.list_imports(session, v.user, cursor, DEFAULT_LIMIT, with_total=True)
+        where = pager_of("/console/imports", found.meta, page_number, len(found.data))
+        return html("imports.html", v, title="Imports", page=found, pager=where)
 
     return await page(session, ctx.settings.encryption_key(), cookie, run)
 

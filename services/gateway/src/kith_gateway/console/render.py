@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -18,5 +19,11 @@ _env = Environment(
 )
 
 
+# The request's banner sentences (services not running or just restarted), set by
+# `access.page` for a signed-in page and read by base.html through `render`.
+SERVICE_NOTICES: ContextVar[tuple[str, ...]] = ContextVar("service_notices", default=())
+
+
 def render(template: str, **values: Any) -> str:
+    values.setdefault("service_notices", SERVICE_NOTICES.get())
     return _env.get_template(template).render(**values)

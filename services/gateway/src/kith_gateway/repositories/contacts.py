@@ -8,7 +8,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    delete,
+    exists,
+    func,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kith_common.db.models import (
@@ -38,7 +49,50 @@ async def page(
     archived: bool | None,
     after: tuple[str, int] | None,
     limit: int,
+    before: tuple[str, int] | None = None,
 ) -> Sequence[Contact]:
+    """Up to limit + 1 contacts in (display_name, id) order after `after`, or, with `before`,
+    the limit + 1 just before it, nearest first (the same index read backwards)."""
+    query = _filtered(
+        account_id, q=q, phone=phone, trashed=trashed, favorite=favorite, archived=archived
+    )
+    if before is not None:
+        query = query.where(tuple_(Contact.display_name, Contact.id) < tuple_(*before))
+        query = query.order_by(Contact.display_name.desc(), Contact.id.desc())
+        return (await session.scalars(query.limit(limit + 1))).all()
+    if after is not None:
+        query = query.where(tuple_(Contact.display_name, Contact.id) > tuple_(after[0], after[1]))
+    query = query.order_by(Contact.display_name, Contact.id).limit(limit + 1)
+    return (await session.scalars(query)).all()
+
+
+async def count(
+    session: AsyncSession,
+    account_id: int,
+    *,
+    q: str | None,
+    phone: str | None,
+    trashed: bool,
+    favorite: bool | None,
+    archived: bool | None,
+) -> int:
+    """How many contacts the list with these filters holds (the console's "of N")."""
+    query = _filtered(
+        account_id, q=q, phone=phone, trashed=trashed, favorite=favorite, archived=archived
+    )
+    counted = query.with_only_columns(func.count(), maintain_column_froms=True)
+    return int(await session.scalar(counted) or 0)
+
+
+def _filtered(
+    account_id: int,
+    *,
+    q: str | None,
+    phone: str | None,
+    trashed: bool,
+    favorite: bool | None,
+    archived: bool | None,
+) -> Select[Contact]:
     query = select(Contact).where(Contact.account_id == account_id)
     query = query.where(
         Contact.deleted_at.is_not(None) if trashed else Contact.deleted_at.is_(None)
@@ -63,10 +117,7 @@ async def page(
                 ),
             )
         )
-    if after is not None:
-        query = query.where(tuple_(Contact.display_name, Contact.id) > tuple_(after[0], after[1]))
-    query = query.order_by(Contact.display_name, Contact.id).limit(limit + 1)
-    return (await session.scalars(query)).all()
+    return query
 
 
 async def get(

@@ -17,12 +17,28 @@ from kith_common.db.models import Import, ImportConnectionCheck
 
 
 async def page(
-    session: AsyncSession, account_id: int, before_id: int | None, limit: int
+    session: AsyncSession,
+    account_id: int,
+    before_id: int | None,
+    limit: int,
+    *,
+    newer_than: int | None = None,
 ) -> Sequence[Import]:
+    """Up to limit + 1 imports, newest first, older than `before_id`; or, with `newer_than`,
+    the limit + 1 just newer than it, nearest first (the list read backwards)."""
     query = select(Import).where(Import.account_id == account_id)
+    if newer_than is not None:
+        query = query.where(Import.id > newer_than).order_by(Import.id)
+        return (await session.scalars(query.limit(limit + 1))).all()
     if before_id is not None:
         query = query.where(Import.id < before_id)
     return (await session.scalars(query.order_by(Import.id.desc()).limit(limit + 1))).all()
+
+
+async def count(session: AsyncSession, account_id: int) -> int:
+    """How many imports the account has (the console's "of N")."""
+    query = select(func.count()).select_from(Import).where(Import.account_id == account_id)
+    return int(await session.scalar(query) or 0)
 
 
 async def add_check(

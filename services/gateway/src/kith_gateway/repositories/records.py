@@ -197,9 +197,13 @@ async def count_of_contact(
 
 
 @functools.cache
-def _timeline_statement(after_kind: str | None) -> Select[Any]:
+def _timeline_statement(after_kind: str | None, backward: bool = False) -> Select[Any]:
     """The merge of every kind's first page; `after_kind` decides how each kind compares
-    with the cursor (rows of a smaller kind may share its moment, of a larger one not)."""
+    with the cursor (rows of a smaller kind may share its moment, of a larger one not).
+
+    `backward`: the rows just *before* the cursor in (at, kind, id) DESC order, nearest first
+    (each table's index read the other way), for a page back.
+    """
     at = bindparam("at", type_=DateTime(timezone=True))
     after_id = bindparam("after_id", type_=BigInteger)
     limit = bindparam("limit", type_=Integer)
@@ -213,15 +217,28 @@ def _timeline_statement(after_kind: str | None) -> Select[Any]:
             source.when.label("at"),
             source.summary.label("summary"),
         ).where(model.account_id == _ACCOUNT, _of_contact(source, _ACCOUNT, _CONTACT))
-        if after_kind is not None:
+        if after_kind is not None and backward:
+            if kind > after_kind:
+                query = query.where(source.when >= at)
+            elif kind < after_kind:
+                query = query.where(source.when > at)
+            else:
+                query = query.where(tuple_(source.when, model.id) > tuple_(at, after_id))
+        elif after_kind is not None:
             if kind < after_kind:
                 query = query.where(source.when <= at)
             elif kind > after_kind:
                 query = query.where(source.when < at)
             else:
                 query = query.where(tuple_(source.when, model.id) < tuple_(at, after_id))
-        parts.append(query.order_by(source.when.desc(), model.id.desc()).limit(limit).subquery())
+        if backward:
+            query = query.order_by(source.when, model.id)
+        else:
+            query = query.order_by(source.when.desc(), model.id.desc())
+        parts.append(query.limit(limit).subquery())
     rows = union_all(*(select(part) for part in parts)).subquery()
+    if backward:
+        return select(rows).order_by(rows.c.at, rows.c.kind, rows.c.id).limit(limit)
     return (
         select(rows).order_by(rows.c.at.desc(), rows.c.kind.desc(), rows.c.id.desc()).limit(limit)
     )
@@ -234,18 +251,20 @@ async def timeline(
     *,
     after: tuple[dt.datetime, str, int] | None,
     limit: int,
+    before: tuple[dt.datetime, str, int] | None = None,
 ) -> Sequence[Any]:
     """Up to `limit + 1` rows (kind, id, at, summary), newest first, ties by kind then id
-    (both descending).
+    (both descending); with `before`, the `limit + 1` rows just before it, nearest first.
 
     Each table contributes its own first `limit + 1` rows after the cursor (an index range
     scan per table), so the merge sorts at most nine short lists.
     """
     values: dict[str, Any] = {"account_id": account_id, "contact_id": contact_id}
     values["limit"] = limit + 1
-    if after is not None:
-        values.update(at=after[0], after_id=after[2])
-    statement = _timeline_statement(after[1] if after is not None else None)
+    key = before if before is not None else after
+    if key is not None:
+        values.update(at=key[0], after_id=key[2])
+    statement = _timeline_statement(key[1] if key is not None else None, before is not None)
     rows: Sequence[Any] = (await session.execute(statement, values)).all()
     return rows
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, status
 
 from kith_gateway.deps import Context, OperatorCaller, Session
-from kith_gateway.pagination import DEFAULT_LIMIT, Cursor, Limit
+from kith_gateway.pagination import DEFAULT_LIMIT, Cursor, Limit, WithTotal
 from kith_gateway.schemas.admin import (
     BusOut,
     DeadLetterOut,
@@ -28,9 +28,13 @@ async def bus_state(ctx: Context, operator: OperatorCaller) -> BusOut:
 
 @router.get("/dlq", response_model=Page[DeadLetterOut])
 async def dead_letters(
-    ctx: Context, operator: OperatorCaller, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT
+    ctx: Context,
+    operator: OperatorCaller,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+    with_total: WithTotal = False,
 ) -> Page[DeadLetterOut]:
-    return await admin.dead_letters(ctx, cursor, limit)
+    return await admin.dead_letters(ctx, cursor, limit, with_total=with_total)
 
 
 @router.post(

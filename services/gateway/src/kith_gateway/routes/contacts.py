@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response, status
 
 from kith_gateway.deps import Editor, Session, Viewer
-from kith_gateway.pagination import DEFAULT_LIMIT, Cursor, Limit
+from kith_gateway.pagination import DEFAULT_LIMIT, Cursor, Limit, WithTotal
 from kith_gateway.schemas.common import Page
 from kith_gateway.schemas.contacts import (
     AddressIn,
@@ -39,6 +39,7 @@ async def list_contacts(
     archived: bool | None = None,
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
+    with_total: WithTotal = False,
 ) -> Page[ContactSummary]:
     return await contacts.list_contacts(
         session,
@@ -49,6 +50,7 @@ async def list_contacts(
         archived=archived,
         cursor=cursor,
         limit=limit,
+        with_total=with_total,
     )
 
 

@@ -13,7 +13,7 @@ from starlette.datastructures import UploadFile
 from kith_common.errors import InvalidInput
 from kith_common.vcards import count_cards, too_many_cards
 from kith_gateway.deps import Context, Editor, Session, Viewer
-from kith_gateway.pagination import DEFAULT_LIMIT, Cursor, Limit
+from kith_gateway.pagination import DEFAULT_LIMIT, Cursor, Limit, WithTotal
 from kith_gateway.problems import PayloadTooLarge
 from kith_gateway.schemas.common import Page
 from kith_gateway.schemas.imports import (
@@ -131,9 +131,13 @@ async def _start_vcard(request: Request, session: Any, caller: Any, ctx: Any) ->
 
 @router.get("", response_model=Page[ImportOut])
 async def list_imports(
-    session: Session, caller: Viewer, cursor: Cursor = None, limit: Limit = DEFAULT_LIMIT
+    session: Session,
+    caller: Viewer,
+    cursor: Cursor = None,
+    limit: Limit = DEFAULT_LIMIT,
+    with_total: WithTotal = False,
 ) -> Page[ImportOut]:
-    return await imports.list_imports(session, caller, cursor, limit)
+    return await imports.list_imports(session, caller, cursor, limit, with_total=with_total)
 
 
 @router.get("/{import_id}", response_model=ImportOut)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from kith_gateway.deps import Session, Viewer
-from kith_gateway.pagination import DEFAULT_LIMIT, Cursor, Limit
+from kith_gateway.pagination import DEFAULT_LIMIT, Cursor, Limit, WithTotal
 from kith_gateway.schemas.common import Page
 from kith_gateway.schemas.records import TimelineEntry
 from kith_gateway.services import timeline
@@ -22,7 +22,10 @@ async def contact_timeline(
     contact_id: Annotated[int, Path(ge=1)],
     cursor: Cursor = None,
     limit: Limit = DEFAULT_LIMIT,
+    with_total: WithTotal = False,
 ) -> Page[TimelineEntry]:
     """Notes, calls, activities, conversations, life events, gifts, debts, tasks and
     reminders, merged newest first; read an entry whole at `/v1/<kind>s/{id}`."""
-    return await timeline.timeline(session, caller, contact_id, cursor=cursor, limit=limit)
+    return await timeline.timeline(
+        session, caller, contact_id, cursor=cursor, limit=limit, with_total=with_total
+    )

@@ -21,6 +21,15 @@ class PageMeta(BaseModel):
         description="Pass as `cursor` for the next page; null at the end."
     )
     has_more: bool
+    prev_cursor: str | None = Field(
+        default=None,
+        description="Pass as `cursor` for the page before this one; null on the first page.",
+    )
+    total: int | None = Field(
+        default=None,
+        ge=0,
+        description="How many items the whole list holds, when asked for (`with_total=true`).",
+    )
 
 
 class Page(BaseModel, Generic[T]):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
+from typing import Any
 
 import structlog
 from nats.js.errors import NotFoundError
@@ -102,28 +103,71 @@ def _letter(seq: int, data: bytes) -> DeadLetterOut | None:
     )
 
 
-async def dead_letters(ctx: GatewayContext, cursor: str | None, limit: int) -> Page[DeadLetterOut]:
+async def dead_letters(
+    ctx: GatewayContext, cursor: str | None, limit: int, *, with_total: bool = False
+) -> Page[DeadLetterOut]:
+    """Dead letters, oldest first, keyed by stream sequence.
+
+    Forward pages ask the stream for the next message of the DLQ subjects; a page back reads
+    sequences downwards one by one (a replayed letter leaves a gap), down to the stream's first.
+    """
     key = pagination.decode(cursor, _CURSOR, {"s": int})
     js = (await ctx.nats.client()).jetstream()
-    seq = key["s"] + 1 if key else 1
-    items: list[DeadLetterOut] = []
-    more = False
-    while True:
+
+    async def after(k: dict[str, Any] | None) -> list[DeadLetterOut]:
+        seq = k["s"] + 1 if k else 1
+        items: list[DeadLetterOut] = []
+        while len(items) <= limit:
+            try:
+                msg = await js.get_msg(
+                    ctx.layout.dlq, seq=seq, subject=ctx.layout.subject(subjects.DLQ_ALL), next=True
+                )
+            except NotFoundError:
+                break
+            letter = _letter(msg.seq or seq, msg.data or b"")
+            if letter is not None:
+                items.append(letter)
+            seq = (msg.seq or seq) + 1
+        return items
+
+    async def stream_state() -> tuple[int, int]:
+        """(first sequence, messages) of the DLQ stream; (1, 0) before anything declared it."""
         try:
-            msg = await js.get_msg(
-                ctx.layout.dlq, seq=seq, subject=ctx.layout.subject(subjects.DLQ_ALL), next=True
-            )
+            state = (await js.stream_info(ctx.layout.dlq)).state
         except NotFoundError:
-            break
-        if len(items) == limit:
-            more = True
-            break
-        letter = _letter(msg.seq or seq, msg.data or b"")
-        if letter is not None:
-            items.append(letter)
-        seq = (msg.seq or seq) + 1
-    next_cursor = pagination.encode(_CURSOR, s=items[-1].seq) if more and items else None
-    return Page(data=items, meta=PageMeta(next_cursor=next_cursor, has_more=more))
+            return 1, 0
+        return state.first_seq, state.messages
+
+    async def before(k: dict[str, Any]) -> list[DeadLetterOut]:
+        first, _ = await stream_state()
+        items: list[DeadLetterOut] = []
+        seq = k["s"] - 1
+        while seq >= max(first, 1) and len(items) <= limit:
+            try:
+                msg = await js.get_msg(ctx.layout.dlq, seq=seq)
+            except NotFoundError:
+                seq -= 1
+                continue
+            letter = _letter(seq, msg.data or b"")
+            if letter is not None:
+                items.append(letter)
+            seq -= 1
+        return items
+
+    found = await pagination.window(key, limit, after, before)
+    items = list(found.rows)
+    total = (await stream_state())[1] if with_total else None
+    meta = PageMeta(
+        next_cursor=pagination.encode(_CURSOR, s=items[-1].seq)
+        if found.has_next and items
+        else None,
+        has_more=found.has_next,
+        prev_cursor=pagination.encode_before(_CURSOR, s=items[0].seq)
+        if found.has_prev and items
+        else None,
+        total=total,
+    )
+    return Page(data=items, meta=meta)
 
 
 async def replay(ctx: GatewayContext, seq: int) -> ReplayAccepted:

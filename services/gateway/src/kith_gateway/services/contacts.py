@@ -8,6 +8,7 @@ the same transaction. A contact in the trash is read-only until restored; one me
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -57,6 +58,7 @@ async def list_contacts(
     archived: bool | None,
     cursor: str | None,
     limit: int,
+    with_total: bool = False,
 ) -> Page[ContactSummary]:
     key = pagination.decode(cursor, _CURSOR, {"n": str, "i": int})
     phone = None
@@ -64,25 +66,42 @@ async def list_contacts(
         account = await load_account(session, principal.account_id)
         normalized = phones.normalize(q, phones.region_for_locale(account.locale))
         phone = normalized if normalized and normalized.startswith("+") else None
-    rows = await repo.page(
-        session,
-        principal.account_id,
-        q=q.strip() if q else None,
-        phone=phone,
-        trashed=trashed,
-        favorite=favorite,
-        archived=archived,
-        after=(key["n"], key["i"]) if key else None,
-        limit=limit,
+    filters: dict[str, Any] = {
+        "q": q.strip() if q else None,
+        "phone": phone,
+        "trashed": trashed,
+        "favorite": favorite,
+        "archived": archived,
+    }
+
+    async def after(k: dict[str, Any] | None) -> Sequence[Contact]:
+        start = (k["n"], k["i"]) if k else None
+        return await repo.page(session, principal.account_id, after=start, limit=limit, **filters)
+
+    async def before(k: dict[str, Any]) -> Sequence[Contact]:
+        return await repo.page(
+            session,
+            principal.account_id,
+            after=None,
+            before=(k["n"], k["i"]),
+            limit=limit,
+            **filters,
+        )
+
+    found = await pagination.window(key, limit, after, before)
+    rows = found.rows
+    first, last = (rows[0], rows[-1]) if rows else (None, None)
+    meta = PageMeta(
+        next_cursor=pagination.encode(_CURSOR, n=last.display_name, i=last.id)
+        if found.has_next and last
+        else None,
+        has_more=found.has_next,
+        prev_cursor=pagination.encode_before(_CURSOR, n=first.display_name, i=first.id)
+        if found.has_prev and first
+        else None,
+        total=await repo.count(session, principal.account_id, **filters) if with_total else None,
     )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = (
-        pagination.encode(_CURSOR, n=rows[-1].display_name, i=rows[-1].id) if more else None
-    )
-    return Page(
-        data=[summary(c) for c in rows], meta=PageMeta(next_cursor=next_cursor, has_more=more)
-    )
+    return Page(data=[summary(c) for c in rows], meta=meta)
 
 
 async def detail(session: AsyncSession, account: Account, contact: Contact) -> ContactOut:

@@ -12,6 +12,7 @@ the instance and serialises it in Rust.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any, cast
 
 from sqlalchemy import Row
@@ -23,14 +24,16 @@ from kith_common.dedup.candidates import (
     candidate_rows,
     count_bands,
     count_candidates,
-    decode_cursor,
+    decode_position,
     dismiss_candidate,
     last_full_scan,
     next_cursor,
+    prev_cursor,
 )
 from kith_common.dedup.sides import ContactSide, side_fields, sides_of
 from kith_common.events import subjects
 from kith_common.events.payloads.dedup import ScanDuplicates
+from kith_gateway import pagination
 from kith_gateway.deps import Principal
 from kith_gateway.middleware import correlation_id
 from kith_gateway.schemas.common import Page
@@ -125,23 +128,42 @@ async def page_rows(
     *,
     sort: str = "confidence",
     contact_id: int | None = None,
-) -> tuple[list[dict[str, Any]], str | None]:
-    """One page as the API's nested dicts (both sides' decision fields) and the next cursor.
+) -> tuple[list[dict[str, Any]], str | None, str | None]:
+    """One page as the API's nested dicts (both sides' decision fields), the next cursor and
+    the previous page's cursor (None on the first page).
 
     Shared with the console, which renders the same cards.
     """
-    after = decode_cursor(cursor, status, sort) if cursor else None
-    rows = await candidate_rows(
-        session, account_id, status, after, limit, contact_id=contact_id, sort=sort
-    )
-    more = len(rows) > limit
-    rows = rows[:limit]
+    key, back = decode_position(cursor, status, sort) if cursor else (None, False)
+
+    async def after(k: dict[str, Any] | None) -> Sequence[Row[Any]]:
+        start = k["key"] if k else None
+        return await candidate_rows(
+            session, account_id, status, start, limit, contact_id=contact_id, sort=sort
+        )
+
+    async def before(k: dict[str, Any]) -> Sequence[Row[Any]]:
+        return await candidate_rows(
+            session,
+            account_id,
+            status,
+            None,
+            limit,
+            contact_id=contact_id,
+            sort=sort,
+            before=k["key"],
+        )
+
+    position = None if key is None else {"key": key, "b": 1 if back else 0}
+    found = await pagination.window(position, limit, after, before)
+    rows = found.rows
     account = await load_account(session, account_id)
     sides = await sides_of(
         session, account_id, [c for r in rows for c in (r.a_id, r.b_id)], account.phone_format
     )
-    cursor_out = next_cursor(status, sort, rows[-1]) if more else None
-    return [_row_fields(r, sides) for r in rows], cursor_out
+    next_out = next_cursor(status, sort, rows[-1]) if found.has_next and rows else None
+    prev_out = prev_cursor(status, sort, rows[0]) if found.has_prev and rows else None
+    return [_row_fields(r, sides) for r in rows], next_out, prev_out
 
 
 async def _page(
@@ -154,12 +176,11 @@ async def _page(
     sort: str = "confidence",
     contact_id: int | None = None,
 ) -> Page[CandidateOut]:
-    data, cursor_out = await page_rows(
+    data, next_out, prev_out = await page_rows(
         session, principal.account_id, status, cursor, limit, sort=sort, contact_id=contact_id
     )
-    return _PAGE.model_validate(
-        {"data": data, "meta": {"next_cursor": cursor_out, "has_more": cursor_out is not None}}
-    )
+    meta = {"next_cursor": next_out, "has_more": next_out is not None, "prev_cursor": prev_out}
+    return _PAGE.model_validate({"data": data, "meta": meta})
 
 
 async def counts(session: AsyncSession, principal: Principal) -> CandidateCounts:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from typing import Any, Final
 
 import structlog
@@ -200,16 +201,33 @@ async def start_vcard(
 
 
 async def list_imports(
-    session: AsyncSession, principal: Principal, cursor: str | None, limit: int
+    session: AsyncSession,
+    principal: Principal,
+    cursor: str | None,
+    limit: int,
+    *,
+    with_total: bool = False,
 ) -> Page[ImportOut]:
     key = pagination.decode(cursor, _CURSOR, {"i": int})
-    rows = await repo.page(session, principal.account_id, key["i"] if key else None, limit)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = pagination.encode(_CURSOR, i=rows[-1].id) if more else None
-    return Page(
-        data=[import_out(r) for r in rows], meta=PageMeta(next_cursor=next_cursor, has_more=more)
+    account_id = principal.account_id
+
+    async def older(k: dict[str, Any] | None) -> Sequence[Import]:
+        return await repo.page(session, account_id, k["i"] if k else None, limit)
+
+    async def newer(k: dict[str, Any]) -> Sequence[Import]:
+        return await repo.page(session, account_id, None, limit, newer_than=k["i"])
+
+    found = await pagination.window(key, limit, older, newer)
+    rows = found.rows
+    meta = PageMeta(
+        next_cursor=pagination.encode(_CURSOR, i=rows[-1].id) if found.has_next and rows else None,
+        has_more=found.has_next,
+        prev_cursor=pagination.encode_before(_CURSOR, i=rows[0].id)
+        if found.has_prev and rows
+        else None,
+        total=await repo.count(session, account_id) if with_total else None,
     )
+    return Page(data=[import_out(r) for r in rows], meta=meta)
 
 
 async def get_import(session: AsyncSession, principal: Principal, import_id: int) -> ImportOut:

@@ -2,10 +2,14 @@
 
 The timeline merges notes, calls, activities, conversations, life events, gifts, debts,
 tasks and reminders newest first (ties: kind, then id, both descending), keyset-paged with
-a cursor naming the last entry's moment, kind and id.
+a cursor naming the last entry's moment, kind and id (`prev_cursor`: the first entry's, read
+backwards through the same per-table indexes).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,25 +44,52 @@ async def timeline(
     *,
     cursor: str | None,
     limit: int,
+    with_total: bool = False,
 ) -> Page[TimelineEntry]:
     key = pagination.decode(cursor, _CURSOR, {"t": str, "n": str, "i": int})
-    after = None
+    position = None
     if key:
         if key["n"] not in repo.TIMELINE:
             raise BadRequest("the cursor is malformed", code="invalid-cursor")
-        after = (parse_moment(key["t"]), key["n"], cursor_id(key["i"]))
+        position = {
+            "at": (parse_moment(key["t"]), key["n"], cursor_id(key["i"])),
+            "b": key.get("b"),
+        }
     if contact_id > INT64_MAX:
         raise not_found("contact")
-    rows = await repo.timeline(session, principal.account_id, contact_id, after=after, limit=limit)
-    if not rows:  # rows prove the contact is the caller's; an empty page must ask
-        await check_contact(session, principal.account_id, contact_id)
-    more = len(rows) > limit
+    account_id = principal.account_id
+
+    async def older(k: dict[str, Any] | None) -> Sequence[Any]:
+        start = k["at"] if k else None
+        return await repo.timeline(session, account_id, contact_id, after=start, limit=limit)
+
+    async def newer(k: dict[str, Any]) -> Sequence[Any]:
+        return await repo.timeline(
+            session, account_id, contact_id, after=None, before=k["at"], limit=limit
+        )
+
+    found = await pagination.window(position, limit, older, newer)
+    if not found.rows:  # rows prove the contact is the caller's; an empty page must ask
+        await check_contact(session, account_id, contact_id)
     entries = [
         TimelineEntry(kind=row.kind, id=row.id, at=row.at, summary=row.summary)
-        for row in rows[:limit]
+        for row in found.rows
     ]
-    next_cursor = None
-    if more:
+    next_cursor = prev_cursor = None
+    if found.has_next and entries:
         last = entries[-1]
         next_cursor = pagination.encode(_CURSOR, t=last.at.isoformat(), n=last.kind, i=last.id)
-    return Page[TimelineEntry](data=entries, meta=PageMeta(next_cursor=next_cursor, has_more=more))
+    if found.has_prev and entries:
+        first = entries[0]
+        prev_cursor = pagination.encode_before(
+            _CURSOR, t=first.at.isoformat(), n=first.kind, i=first.id
+        )
+    total = None
+    if with_total:
+        total = sum(
+            (await repo.count_of_contact(session, repo.TIMELINE, account_id, contact_id)).values()
+        )
+    meta = PageMeta(
+        next_cursor=next_cursor, has_more=found.has_next, prev_cursor=prev_cursor, total=total
+    )
+    return Page[TimelineEntry](data=entries, meta=meta)

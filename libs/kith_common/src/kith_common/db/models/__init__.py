@@ -33,6 +33,7 @@ from kith_common.db.models.imports import Import, ImportConnectionCheck, ImportR
 from kith_common.db.models.journal import JournalEntry
 from kith_common.db.models.media import Document, Photo
 from kith_common.db.models.notes import Note
+from kith_common.db.models.presence import ServiceInstance
 from kith_common.db.models.reference import (
     ContactFieldType,
     Gender,
@@ -96,6 +97,7 @@ __all__ = [
     "RelationshipType",
     "Reminder",
     "ReminderRule",
+    "ServiceInstance",
     "Tag",
     "Task",
     "User",

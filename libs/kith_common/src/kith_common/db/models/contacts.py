@@ -98,6 +98,15 @@ class Contact(Standard, Base):
             use_alter=True,
         ),
         CheckConstraint("first_met_through_id <> id", name="first_met_through_not_self"),
+        # The contact list's order, both ways: a page forward or back is an index range scan
+        # (issue 21: 40 ms → 0.1 ms for a page back at 100,000 contacts).
+        Index(
+            "ix_contacts_account_id_display_name_id",
+            "account_id",
+            "display_name",
+            "id",
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
         Index(
             "ix_contacts_account_id_last_name_first_name_id",
             "account_id",
