@@ -118,6 +118,22 @@ async def test_a_stale_heartbeat_and_a_restart_show_in_the_banner_and_the_operat
     client.cookies.clear()
 
 
+async def test_a_restart_seconds_ago_reads_a_moment_ago(
+    client: httpx.AsyncClient,
+    acct: TestAccount,
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Not "restarted 0 s ago": the banner a user sees right after a restart reads naturally."""
+    prefix = settings.stream_prefix
+    await _instance(sessions, prefix, "reset", started=400, seen=3, stopped=3, pid=31)
+    await _instance(sessions, prefix, "reset", started=1, seen=1, pid=32)
+    await _sign_in(client, acct.tokens["viewer"])
+    banner = _banner((await client.get("/console/contacts")).text)
+    assert banner == ["The reset service restarted a moment ago; it carries on where it stopped."]
+    client.cookies.clear()
+
+
 async def test_a_runtime_heartbeat_records_beats_and_marks_a_clean_stop(
     settings: Settings, sessions: async_sessionmaker[AsyncSession]
 ) -> None:

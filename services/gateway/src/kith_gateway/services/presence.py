@@ -44,6 +44,8 @@ async def overview(session: AsyncSession) -> Overview:
 
 def _ago(seconds: float) -> str:
     seconds = max(0, int(seconds))
+    if seconds < 5:
+        return "a moment ago"
     if seconds < 90:
         return f"{seconds} s ago"
     return f"{round(seconds / 60)} min ago"
