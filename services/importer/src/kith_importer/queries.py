@@ -14,6 +14,7 @@ from sqlalchemy import and_, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kith_common.db.lookups import contacts_by_id
 from kith_common.db.models import (
     Address,
     Contact,
@@ -116,17 +117,6 @@ async def record_many(
             ],
         },
     )
-
-
-async def contacts_by_id(
-    session: AsyncSession, account_id: int, ids: list[int]
-) -> dict[int, Contact]:
-    if not ids:
-        return {}
-    rows = await session.scalars(
-        select(Contact).where(Contact.account_id == account_id, Contact.id.in_(ids))
-    )
-    return {row.id: row for row in rows}
 
 
 async def field_keys(

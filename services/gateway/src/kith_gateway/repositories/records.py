@@ -269,17 +269,6 @@ async def timeline(
     return rows
 
 
-async def contacts_by_id(
-    session: AsyncSession, account_id: int, ids: set[int]
-) -> dict[int, Contact]:
-    if not ids:
-        return {}
-    rows = await session.scalars(
-        select(Contact).where(Contact.account_id == account_id, Contact.id.in_(ids))
-    )
-    return {row.id: row for row in rows}
-
-
 async def attendees_of(
     session: AsyncSession, account_id: int, activity_ids: list[int]
 ) -> dict[int, list[int]]:

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kith_common.db.lookups import contacts_by_id
 from kith_common.db.models import Contact
 from kith_common.errors import NotFound
 from kith_gateway import pagination
@@ -80,7 +81,7 @@ def _stored_file(path: str) -> Shaper:
 
 
 async def _relationships(session: AsyncSession, account_id: int, rows: Sequence[Any]) -> list[Any]:
-    people = await repo.contacts_by_id(
+    people = await contacts_by_id(
         session, account_id, {r.contact_id for r in rows} | {r.related_contact_id for r in rows}
     )
     types = await repo.relationship_types(session, {r.relationship_type_id for r in rows})
@@ -100,7 +101,7 @@ async def _relationships(session: AsyncSession, account_id: int, rows: Sequence[
 
 async def _activities(session: AsyncSession, account_id: int, rows: Sequence[Any]) -> list[Any]:
     attendees = await repo.attendees_of(session, account_id, [r.id for r in rows])
-    people = await repo.contacts_by_id(
+    people = await contacts_by_id(
         session, account_id, {c for ids in attendees.values() for c in ids}
     )
     return [
