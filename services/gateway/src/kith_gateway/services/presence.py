@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kith_common.db.session import STREAM_PREFIX_INFO_KEY
 from kith_common.events.parties import SERVICES
+from kith_common.import_report import duration
 from kith_common.presence import ServiceState, service_states
 
 RECENT_RESTART = dt.timedelta(minutes=2)
@@ -43,12 +44,8 @@ async def overview(session: AsyncSession) -> Overview:
 
 
 def _ago(seconds: float) -> str:
-    seconds = max(0, int(seconds))
-    if seconds < 5:
-        return "a moment ago"
-    if seconds < 90:
-        return f"{seconds} s ago"
-    return f"{round(seconds / 60)} min ago"
+    """ "a moment ago" (a "0 s ago" reads like a bug), else as the import page says durations."""
+    return "a moment ago" if seconds < 5 else f"{duration(int(seconds))} ago"
 
 
 async def notices(session: AsyncSession) -> list[str]:
